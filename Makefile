@@ -1,0 +1,52 @@
+# meshgate build and test entry points. `make test` is what CI runs; it
+# installs what it needs itself.
+
+GO        ?= go
+PKGS      ?= ./...
+FUZZTIME  ?= 30s
+export GOTOOLCHAIN ?= local
+export GOFLAGS ?= -buildvcs=false
+
+.PHONY: all build test test-short vet fmt-check golden fuzz bench tools demo
+
+all: build
+
+build:
+	$(GO) build -o bin/meshgate ./cmd/meshgate
+
+## tools: install what the tests use (Go modules, and Debian packages where missing).
+tools:
+	@$(GO) mod download
+	@command -v curl >/dev/null 2>&1 || { \
+		if command -v apt-get >/dev/null 2>&1; then \
+			echo "installing curl"; \
+			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl) >/dev/null; \
+		fi; }
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+## test: vet, gofmt check, and every test with the race detector.
+test: tools fmt-check vet
+	$(GO) test -race -shuffle=on -timeout 20m $(PKGS)
+
+test-short:
+	$(GO) test -short $(PKGS)
+
+## golden: regenerate golden files after an intended change.
+golden:
+	$(GO) test ./internal/translate/... -update
+
+fuzz:
+	$(GO) test ./internal/resource -run '^$$' -fuzz FuzzDecodeFile -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/dataplane/router -run '^$$' -fuzz FuzzRoute -fuzztime $(FUZZTIME)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
+
+demo:
+	$(GO) run ./cmd/meshgate demo

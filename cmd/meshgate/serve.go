@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/meshgate/meshgate/internal/app"
+)
+
+func serveCmd(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var (
+		configs   multiFlag
+		id        identityFlags
+		adminAddr = fs.String("admin", "127.0.0.1:15000", "admin API address (empty disables)")
+		status    = fs.String("status", ":15021", "status port address serving /healthz/ready (empty disables)")
+		accessLog = fs.String("access-log", "stdout", "access log destination: stdout, stderr, off, or a file path")
+		logLevel  = fs.String("log-level", "info", "log level: debug, info, warn, error")
+		shutdown  = fs.Duration("shutdown-timeout", 10*time.Second, "how long in-flight requests may take to finish at shutdown")
+	)
+	fs.Var(&configs, "config", "configuration directory or file (repeatable)")
+	id.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	configs = append(configs, fs.Args()...)
+	if len(configs) == 0 {
+		fmt.Fprintln(os.Stderr, "meshgate serve: --config DIR is required")
+		return 2
+	}
+	logger, err := newLogger(*logLevel)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "meshgate serve:", err)
+		return 2
+	}
+	identity, err := id.identity()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "meshgate serve:", err)
+		return 2
+	}
+	access, closeAccess, err := openAccessLog(*accessLog)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "meshgate serve:", err)
+		return 2
+	}
+	defer closeAccess()
+
+	gw, err := app.Start(ctx, app.Options{
+		ConfigPaths:     configs,
+		Identity:        identity,
+		AdminAddr:       *adminAddr,
+		StatusAddr:      *status,
+		Logger:          logger,
+		AccessLog:       access,
+		ShutdownTimeout: *shutdown,
+	})
+	if err != nil {
+		logger.Error("start failed", "error", err)
+		return 1
+	}
+	logger.Info("meshgate started", "version", version, "admin", gw.AdminAddr(), "status", gw.StatusAddr())
+	code := 0
+	select {
+	case <-ctx.Done():
+	case err := <-gw.Errors():
+		logger.Error("stopping", "error", err)
+		code = 1
+	}
+	logger.Info("shutting down")
+	gw.Shutdown()
+	gw.Wait()
+	return code
+}
+
+func newLogger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+func openAccessLog(dest string) (io.Writer, func(), error) {
+	switch dest {
+	case "off", "":
+		return nil, func() {}, nil
+	case "stdout":
+		return os.Stdout, func() {}, nil
+	case "stderr":
+		return os.Stderr, func() {}, nil
+	}
+	f, err := os.OpenFile(dest, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--access-log: %w", err)
+	}
+	return f, func() { _ = f.Close() }, nil
+}

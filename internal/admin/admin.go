@@ -1,0 +1,83 @@
+// Package admin serves the operator endpoints: the admin API (readiness,
+// config dump, clusters, diagnostics) on the admin address, and the
+// readiness probe on the status port that load balancers and Kubernetes
+// poll.
+package admin
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/meshgate/meshgate/internal/dataplane"
+	"github.com/meshgate/meshgate/internal/pipeline"
+	"github.com/meshgate/meshgate/internal/snapshot"
+)
+
+// Gateway is what the admin endpoints inspect.
+type Gateway interface {
+	// Ready reports whether the gateway serves its configuration.
+	Ready() bool
+	Snapshot() *snapshot.Snapshot
+	Status() pipeline.Status
+	Clusters() []dataplane.ClusterStatus
+}
+
+// Handler returns the admin API.
+func Handler(g Gateway) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, _ *http.Request) { readiness(w, g) })
+	mux.HandleFunc("GET /config_dump", func(w http.ResponseWriter, _ *http.Request) {
+		snap := g.Snapshot()
+		if snap == nil {
+			http.Error(w, "no configuration applied yet", http.StatusServiceUnavailable)
+			return
+		}
+		out, err := snapshot.Dump(snap)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(out)
+	})
+	mux.HandleFunc("GET /clusters", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, g.Clusters())
+	})
+	mux.HandleFunc("GET /diagnostics", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, g.Status())
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("meshgate admin\n\n/ready\n/config_dump\n/clusters\n/diagnostics\n"))
+	})
+	return mux
+}
+
+// StatusHandler returns the status-port handler: /healthz/ready, as the
+// Istio ingress gateway serves it on :15021.
+func StatusHandler(g Gateway) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz/ready", func(w http.ResponseWriter, _ *http.Request) { readiness(w, g) })
+	return mux
+}
+
+// readiness answers like Envoy's /ready: 200 "LIVE" once serving, else 503.
+func readiness(w http.ResponseWriter, g Gateway) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if g.Ready() {
+		_, _ = w.Write([]byte("LIVE\n"))
+		return
+	}
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_, _ = w.Write([]byte("PRE_INITIALIZING\n"))
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	out, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(append(out, '\n'))
+}

@@ -1,0 +1,71 @@
+package dataplane
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"net/http"
+)
+
+// recordingWriter remembers the status and counts body bytes for the
+// access log. Unwrap lets http.ResponseController reach the real writer
+// for flushing and upgrades.
+type recordingWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *recordingWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *recordingWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *recordingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// countingBody counts request body bytes as the upstream reads them.
+type countingBody struct {
+	io.ReadCloser
+	n *int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	*b.n += int64(n)
+	return n, err
+}
+
+// ensureRequestID gives the request an X-Request-Id (a random UUIDv4) when
+// the client sent none, as Envoy does, so one id follows the request
+// through access logs and upstreams.
+func ensureRequestID(r *http.Request) {
+	if r.Header.Get("X-Request-Id") != "" {
+		return
+	}
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var s [36]byte
+	hex.Encode(s[0:8], b[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], b[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], b[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], b[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:], b[10:])
+	r.Header.Set("X-Request-Id", string(s[:]))
+}

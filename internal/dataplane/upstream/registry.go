@@ -1,0 +1,128 @@
+package upstream
+
+import (
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/meshgate/meshgate/internal/lb"
+	"github.com/meshgate/meshgate/internal/snapshot"
+)
+
+// Upstream HTTP defaults, Istio's where it documents one.
+const (
+	// defaultIdleTimeout is Istio's connectionPool.http.idleTimeout default.
+	defaultIdleTimeout = time.Hour
+	// defaultConnectTimeout is Istio's mesh connectTimeout default.
+	defaultConnectTimeout = 10 * time.Second
+	// maxIdlePerHost bounds the idle keep-alive connections kept per
+	// endpoint; generous, because a gateway fans many clients into few
+	// endpoints.
+	maxIdlePerHost = 512
+)
+
+// Registry owns what must survive snapshot swaps: one lb.Host per cluster
+// and endpoint address (its active-request count feeds LEAST_REQUEST; Envoy
+// also keeps hosts per cluster) and one transport per distinct transport
+// setting (its connection pool).
+type Registry struct {
+	mu         sync.Mutex
+	hosts      map[hostKey]*lb.Host
+	transports map[transportKey]*http.Transport
+}
+
+type hostKey struct{ cluster, address string }
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry {
+	return &Registry{
+		hosts:      make(map[hostKey]*lb.Host),
+		transports: make(map[transportKey]*http.Transport),
+	}
+}
+
+type transportKey struct {
+	protocol       snapshot.UpstreamProtocol
+	connectTimeout time.Duration
+}
+
+// host returns the host of a cluster's endpoint, reusing the one from the
+// previous snapshot when its weight is unchanged. Pickers read Weight
+// without synchronisation, so a changed weight means a new Host.
+func (r *Registry) host(cluster, address string, weight uint32) *lb.Host {
+	k := hostKey{cluster, address}
+	if weight == 0 {
+		weight = 1
+	}
+	if h, ok := r.hosts[k]; ok && h.Weight == weight {
+		return h
+	}
+	h := lb.NewHost(address, weight)
+	r.hosts[k] = h
+	return h
+}
+
+func (r *Registry) transport(k transportKey) *http.Transport {
+	if t, ok := r.transports[k]; ok {
+		return t
+	}
+	timeout := k.connectTimeout
+	if timeout <= 0 {
+		timeout = defaultConnectTimeout
+	}
+	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+	t := &http.Transport{
+		DialContext:         dialer.DialContext,
+		MaxIdleConns:        0, // no global cap; bounded per host below
+		MaxIdleConnsPerHost: maxIdlePerHost,
+		IdleConnTimeout:     defaultIdleTimeout,
+		// The gateway forwards what the client sent; it must not add
+		// Accept-Encoding and transparently decompress.
+		DisableCompression:    true,
+		ResponseHeaderTimeout: 0, // route timeouts govern, not the transport
+		ExpectContinueTimeout: time.Second,
+	}
+	t.Protocols = new(http.Protocols)
+	if k.protocol == snapshot.UpstreamH2C {
+		t.Protocols.SetUnencryptedHTTP2(true)
+	} else {
+		t.Protocols.SetHTTP1(true)
+	}
+	r.transports[k] = t
+	return t
+}
+
+// Forget drops hosts no longer referenced by the given set and closes idle
+// connections of transports it no longer uses.
+func (r *Registry) Forget(live *Set) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	used := make(map[*lb.Host]bool)
+	usedT := make(map[transportKey]bool)
+	for _, c := range live.clusters {
+		for _, h := range c.Hosts {
+			used[h] = true
+		}
+		usedT[c.key] = true
+	}
+	for k, h := range r.hosts {
+		if !used[h] {
+			delete(r.hosts, k)
+		}
+	}
+	for k, t := range r.transports {
+		if !usedT[k] {
+			t.CloseIdleConnections()
+		}
+	}
+}
+
+// Close closes every idle upstream connection.
+func (r *Registry) Close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, t := range r.transports {
+		t.CloseIdleConnections()
+	}
+}

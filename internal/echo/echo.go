@@ -1,0 +1,75 @@
+// Package echo is a small HTTP backend that says who it is. The demo, the
+// examples and the end-to-end tests run it as the upstream, so a response
+// shows which endpoint served it.
+package echo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+)
+
+// NameHeader carries the backend's name on every response.
+const NameHeader = "X-Echo-Name"
+
+// Handler answers every request with the backend's name in NameHeader and
+// a short text body describing the request it received.
+func Handler(name string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(NameHeader, name)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		var b strings.Builder
+		fmt.Fprintf(&b, "name=%s\nmethod=%s\nuri=%s\nhost=%s\nproto=%s\n", name, r.Method, r.RequestURI, r.Host, r.Proto)
+		keys := make([]string, 0, len(r.Header))
+		for k := range r.Header {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(&b, "header %s=%s\n", k, strings.Join(r.Header[k], ","))
+		}
+		_, _ = w.Write([]byte(b.String()))
+	})
+}
+
+// Server is a running echo backend.
+type Server struct {
+	Name string
+	http *http.Server
+	ln   net.Listener
+}
+
+// Start serves an echo backend called name on addr ("127.0.0.1:0" picks a
+// free port). It speaks HTTP/1.1 and cleartext HTTP/2.
+func Start(name, addr string) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: Handler(name), ReadHeaderTimeout: 10 * time.Second}
+	srv.Protocols = new(http.Protocols)
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
+	s := &Server{Name: name, http: srv, ln: ln}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			_ = err // the listener was closed under us; nothing to report to
+		}
+	}()
+	return s, nil
+}
+
+// Addr returns the bound address ("127.0.0.1:port").
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Close stops the backend.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return s.http.Shutdown(ctx)
+}

@@ -1,0 +1,34 @@
+package resource
+
+import (
+	"cmp"
+	"slices"
+)
+
+// Sort orders every slice of the bundle the way Istio orders
+// configuration when it has to pick between conflicting objects: oldest
+// creation time first, then by name, then by namespace. Objects without a
+// creation time (as read from files) carry the zero time, as in Istio: they
+// compare equal to each other on time and sort before timestamped ones.
+// The sort is stable.
+func (b *Bundle) Sort() {
+	sortObjects(b.Gateways, func(o *Gateway) *Meta { return &o.Meta })
+	sortObjects(b.VirtualServices, func(o *VirtualService) *Meta { return &o.Meta })
+	sortObjects(b.DestinationRules, func(o *DestinationRule) *Meta { return &o.Meta })
+	sortObjects(b.ServiceEntries, func(o *ServiceEntry) *Meta { return &o.Meta })
+	sortObjects(b.WorkloadEntries, func(o *WorkloadEntry) *Meta { return &o.Meta })
+	sortObjects(b.Services, func(o *Service) *Meta { return &o.Meta })
+}
+
+func sortObjects[T any](s []T, meta func(T) *Meta) {
+	slices.SortStableFunc(s, func(x, y T) int {
+		a, b := meta(x), meta(y)
+		if c := a.CreationTimestamp.Compare(b.CreationTimestamp); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Namespace, b.Namespace)
+	})
+}

@@ -1,0 +1,284 @@
+// Package snapshot is the immutable runtime model the data plane serves
+// from: listeners with their virtual hosts and ordered routes, and clusters
+// with their load-balancing policy and endpoints. translate builds a
+// Snapshot; nothing modifies it afterwards, so requests read it without
+// locks. Every map-derived slice is sorted, so identical input gives a
+// byte-identical dump.
+package snapshot
+
+import (
+	"regexp"
+	"time"
+)
+
+// Snapshot is one fully resolved configuration.
+type Snapshot struct {
+	// Version is assigned when the snapshot is published (1, 2, ...).
+	Version   uint64      `json:"version"`
+	Listeners []*Listener `json:"listeners"`
+	// Clusters is sorted by Name; use Cluster(name) to look one up.
+	Clusters []*Cluster `json:"clusters"`
+
+	clusterIndex map[string]*Cluster
+}
+
+// Protocol is a Gateway server protocol (Istio's port.protocol values).
+type Protocol string
+
+// Server protocols.
+const (
+	ProtocolHTTP  Protocol = "HTTP"
+	ProtocolHTTP2 Protocol = "HTTP2"
+	ProtocolGRPC  Protocol = "GRPC"
+	// ProtocolGRPCWeb is served like HTTP: gRPC-Web is plain HTTP/1.1 or
+	// HTTP/2 on the wire.
+	ProtocolGRPCWeb Protocol = "GRPC-WEB"
+	ProtocolHTTPS   Protocol = "HTTPS"
+	ProtocolTCP     Protocol = "TCP"
+	ProtocolTLS     Protocol = "TLS"
+)
+
+// Listener is one bound socket and what it serves.
+type Listener struct {
+	// Name is "<bind>_<port>", e.g. "0.0.0.0_80".
+	Name string `json:"name"`
+	// Bind is the IP address to listen on; empty means all addresses.
+	Bind string `json:"bind,omitempty"`
+	// Port is the Gateway server port number; it is what routes match with
+	// `port` and what the Host header's port is compared against.
+	Port uint32 `json:"port"`
+	// BindPort is the port actually bound: the Service targetPort when a
+	// Service selecting the gateway maps Port, else Port.
+	BindPort uint32   `json:"bindPort"`
+	Protocol Protocol `json:"protocol"`
+	// Servers names the Gateway servers merged into this listener, as
+	// "namespace/name/index".
+	Servers      []string       `json:"servers"`
+	VirtualHosts []*VirtualHost `json:"virtualHosts"`
+}
+
+// VirtualHost groups the routes served for a set of domains. Domains are
+// lower-case; a leading "*." is a suffix wildcard and "*" matches any host.
+type VirtualHost struct {
+	Name    string   `json:"name"`
+	Domains []string `json:"domains"`
+	Routes  []*Route `json:"routes"`
+}
+
+// Route is one HTTP route: the request matches it when any of Matches
+// matches (an empty Matches matches everything); then Action applies.
+type Route struct {
+	// Name is the VirtualService route name, or "<namespace>/<vs>/<index>"
+	// when the route has none.
+	Name string `json:"name"`
+	// VirtualService is "namespace/name" of the object the route came from.
+	VirtualService string  `json:"virtualService"`
+	Matches        []Match `json:"matches,omitempty"`
+
+	// Exactly one of the actions below is set.
+	Destinations   []WeightedCluster `json:"destinations,omitempty"`
+	DirectResponse *DirectResponse   `json:"directResponse,omitempty"`
+	Redirect       *Redirect         `json:"redirect,omitempty"`
+}
+
+// WeightedCluster is one destination of a weighted split. Weights are
+// relative: a destination receives Weight/sum(Weights) of the requests.
+type WeightedCluster struct {
+	Cluster string `json:"cluster"`
+	Weight  uint32 `json:"weight"`
+}
+
+// DirectResponse answers without contacting an upstream.
+type DirectResponse struct {
+	Status uint32 `json:"status"`
+	Body   []byte `json:"body,omitempty"`
+}
+
+// Redirect answers with a redirect.
+type Redirect struct {
+	URI       string `json:"uri,omitempty"`
+	Authority string `json:"authority,omitempty"`
+	Scheme    string `json:"scheme,omitempty"`
+	Port      uint32 `json:"port,omitempty"`
+	Code      uint32 `json:"code"`
+	// PrefixRewrite, when set, replaces the part of the path the route's
+	// prefix match matched (redirect.prefixRewrite); URI is then empty.
+	PrefixRewrite string `json:"prefixRewrite,omitempty"`
+}
+
+// Match is one HTTPMatchRequest: every condition set in it must hold.
+type Match struct {
+	Name           string        `json:"name,omitempty"`
+	URI            *StringMatch  `json:"uri,omitempty"`
+	Scheme         *StringMatch  `json:"scheme,omitempty"`
+	Method         *StringMatch  `json:"method,omitempty"`
+	Authority      *StringMatch  `json:"authority,omitempty"`
+	Headers        []HeaderMatch `json:"headers,omitempty"`
+	WithoutHeaders []HeaderMatch `json:"withoutHeaders,omitempty"`
+	QueryParams    []QueryMatch  `json:"queryParams,omitempty"`
+	IgnoreURICase  bool          `json:"ignoreUriCase,omitempty"`
+	// Port, when non-zero, requires the request to arrive on the listener
+	// with this Gateway port number.
+	Port uint32 `json:"port,omitempty"`
+}
+
+// MatchKind says how a StringMatch compares.
+type MatchKind string
+
+// String match kinds. Present matches any value, including empty, as long
+// as the header or parameter exists.
+const (
+	Exact   MatchKind = "exact"
+	Prefix  MatchKind = "prefix"
+	Regex   MatchKind = "regex"
+	Present MatchKind = "present"
+)
+
+// StringMatch is Istio's StringMatch. Regex matches the whole value (RE2,
+// anchored at both ends, as Envoy's safe_regex does).
+type StringMatch struct {
+	Kind  MatchKind `json:"kind"`
+	Value string    `json:"value,omitempty"`
+	// Compiled is the anchored regular expression when Kind is Regex.
+	Compiled *regexp.Regexp `json:"-"`
+}
+
+// HeaderMatch matches one request header; Name is lower-case.
+type HeaderMatch struct {
+	Name  string      `json:"name"`
+	Value StringMatch `json:"value"`
+}
+
+// QueryMatch matches one query parameter.
+type QueryMatch struct {
+	Name  string      `json:"name"`
+	Value StringMatch `json:"value"`
+}
+
+// Cluster is an upstream service, subset and port: Envoy's
+// "outbound|<port>|<subset>|<fqdn>".
+type Cluster struct {
+	Name    string `json:"name"`
+	Service string `json:"service"`
+	Port    uint32 `json:"port"`
+	Subset  string `json:"subset,omitempty"`
+	// DestinationRule is "namespace/name" of the rule whose policy applies.
+	DestinationRule string   `json:"destinationRule,omitempty"`
+	LB              LBPolicy `json:"lb"`
+	// UpstreamProtocol is how requests are sent to the endpoints.
+	UpstreamProtocol UpstreamProtocol `json:"upstreamProtocol"`
+	ConnectTimeout   time.Duration    `json:"connectTimeout"`
+	// Endpoints is sorted by Address.
+	Endpoints []Endpoint `json:"endpoints"`
+}
+
+// UpstreamProtocol is the wire protocol towards a cluster's endpoints.
+type UpstreamProtocol string
+
+// Upstream protocols.
+const (
+	UpstreamHTTP1 UpstreamProtocol = "http1"
+	// UpstreamH2C is HTTP/2 over cleartext with prior knowledge (gRPC,
+	// http2 ports, h2UpgradePolicy UPGRADE).
+	UpstreamH2C UpstreamProtocol = "h2c"
+	// UpstreamClientProtocol uses the protocol the client used.
+	UpstreamClientProtocol UpstreamProtocol = "client"
+)
+
+// LBKind names a load-balancing algorithm.
+type LBKind string
+
+// Load-balancing algorithms.
+const (
+	LBLeastRequest LBKind = "LEAST_REQUEST"
+	LBRoundRobin   LBKind = "ROUND_ROBIN"
+	LBRandom       LBKind = "RANDOM"
+	LBRingHash     LBKind = "RING_HASH"
+	LBMaglev       LBKind = "MAGLEV"
+)
+
+// LBPolicy is a cluster's load-balancing policy.
+type LBPolicy struct {
+	Kind LBKind `json:"kind"`
+	// Hash is set for RING_HASH and MAGLEV: what the request is hashed on.
+	// It is nil when the DestinationRule names no usable hash key; every
+	// request then lacks a hash and the picker chooses at random, as Envoy
+	// does.
+	Hash *HashPolicy `json:"hash,omitempty"`
+	// RingSize is the minimum ring size for RING_HASH (default 1024).
+	RingSize uint64 `json:"ringSize,omitempty"`
+	// TableSize is the Maglev lookup table size (a prime; default 65537).
+	TableSize uint64 `json:"tableSize,omitempty"`
+}
+
+// HashPolicy says which part of a request a consistent hash uses. Exactly
+// one field is set.
+type HashPolicy struct {
+	Header     string      `json:"header,omitempty"`
+	Cookie     *HashCookie `json:"cookie,omitempty"`
+	SourceIP   bool        `json:"sourceIP,omitempty"`
+	QueryParam string      `json:"queryParam,omitempty"`
+}
+
+// HashCookie hashes on a cookie; when TTL is set and the cookie is missing
+// the gateway generates one and returns it with Set-Cookie.
+type HashCookie struct {
+	Name string         `json:"name"`
+	Path string         `json:"path,omitempty"`
+	TTL  *time.Duration `json:"ttl,omitempty"`
+}
+
+// Locality is region/zone/subzone.
+type Locality struct {
+	Region  string `json:"region,omitempty"`
+	Zone    string `json:"zone,omitempty"`
+	Subzone string `json:"subzone,omitempty"`
+}
+
+// String renders "region/zone/subzone" without trailing empty parts.
+func (l Locality) String() string {
+	s := l.Region
+	if l.Zone != "" || l.Subzone != "" {
+		s += "/" + l.Zone
+	}
+	if l.Subzone != "" {
+		s += "/" + l.Subzone
+	}
+	return s
+}
+
+// Endpoint is one upstream instance of a cluster.
+type Endpoint struct {
+	// Address is "host:port" (IPv6 in brackets).
+	Address  string            `json:"address"`
+	Labels   map[string]string `json:"labels,omitempty"`
+	Locality Locality          `json:"locality"`
+	Network  string            `json:"network,omitempty"`
+	// Weight is the endpoint's load-balancing weight (default 1).
+	Weight uint32 `json:"weight"`
+	// Origin names the object that declared the endpoint, e.g.
+	// "WorkloadEntry default/echo-v1-a".
+	Origin string `json:"origin,omitempty"`
+}
+
+// Cluster returns the cluster with the given name, or nil.
+func (s *Snapshot) Cluster(name string) *Cluster {
+	if s.clusterIndex == nil {
+		for _, c := range s.Clusters {
+			if c.Name == name {
+				return c
+			}
+		}
+		return nil
+	}
+	return s.clusterIndex[name]
+}
+
+// Seal builds the lookup indexes. translate calls it once before the
+// snapshot is shared; afterwards the snapshot must not change.
+func (s *Snapshot) Seal() {
+	s.clusterIndex = make(map[string]*Cluster, len(s.Clusters))
+	for _, c := range s.Clusters {
+		s.clusterIndex[c.Name] = c
+	}
+}
