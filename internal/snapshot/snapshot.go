@@ -168,9 +168,80 @@ type Cluster struct {
 	// UpstreamProtocol is how requests are sent to the endpoints.
 	UpstreamProtocol UpstreamProtocol `json:"upstreamProtocol"`
 	ConnectTimeout   time.Duration    `json:"connectTimeout"`
-	// Endpoints is sorted by Address.
+	// Endpoints is sorted by Address. Each carries the priority and
+	// locality weight translate computed for this gateway's position.
 	Endpoints []Endpoint `json:"endpoints"`
+
+	// Outlier is the outlier-detection policy; nil when none applies.
+	Outlier *OutlierPolicy `json:"outlier,omitempty"`
+	// LocalityWeighted makes the data plane choose a locality by its
+	// LocalityWeight within a priority before choosing a host (Envoy's
+	// locality_weighted_lb_config); otherwise a priority is balanced flat.
+	LocalityWeighted bool `json:"localityWeighted,omitempty"`
+	// PanicThreshold is Envoy's healthy_panic_threshold in percent: below
+	// it a priority balances over all its hosts, healthy or not. 0
+	// disables panic mode. Istio sets it to outlierDetection's
+	// minHealthPercent (default 0) whenever outlier detection is on, and
+	// Envoy's default is 50.
+	PanicThreshold uint32 `json:"panicThreshold"`
+	// Locality explains how priorities were assigned, for operators.
+	Locality *LocalityPolicy `json:"locality,omitempty"`
+	// Spillover is meshgate's load-based spillover; nil when off.
+	Spillover *SpilloverPolicy `json:"spillover,omitempty"`
 }
+
+// OutlierPolicy is Istio's outlierDetection with defaults applied. A zero
+// threshold disables that detector.
+type OutlierPolicy struct {
+	Consecutive5xx                 uint32        `json:"consecutive5xxErrors"`
+	ConsecutiveGatewayErrors       uint32        `json:"consecutiveGatewayErrors"`
+	ConsecutiveLocalOriginFailures uint32        `json:"consecutiveLocalOriginFailures"`
+	SplitExternalLocalOriginErrors bool          `json:"splitExternalLocalOriginErrors,omitempty"`
+	Interval                       time.Duration `json:"interval"`
+	BaseEjectionTime               time.Duration `json:"baseEjectionTime"`
+	MaxEjectionTime                time.Duration `json:"maxEjectionTime"`
+	MaxEjectionPercent             uint32        `json:"maxEjectionPercent"`
+	// AlwaysEjectOneHost lets one host be ejected even when
+	// MaxEjectionPercent would forbid it (Envoy's always_eject_one_host;
+	// Istio does not set it, so it is off unless asked for).
+	AlwaysEjectOneHost bool `json:"alwaysEjectOneHost,omitempty"`
+}
+
+// LocalityPolicy records which locality setting shaped a cluster's
+// priorities and why, so /config_dump and explain can show it.
+type LocalityPolicy struct {
+	// Source is where the setting came from: "DestinationRule ns/name",
+	// "Service trafficDistribution", "annotation on Service ns/name",
+	// "annotation on Namespace ns", or "mesh default".
+	Source string `json:"source"`
+	// Mode is "distribute", "failover", "failoverPriority", or "none".
+	Mode string `json:"mode"`
+	// TrafficDistribution is the resolved mode (PreferSameZone, ...), if any.
+	TrafficDistribution string `json:"trafficDistribution,omitempty"`
+	// FailoverPriority is the effective label list, if any.
+	FailoverPriority []string `json:"failoverPriority,omitempty"`
+}
+
+// SpilloverPolicy moves traffic to the next priority when the closer one
+// is saturated, not only when it is unhealthy (a meshgate extension,
+// configured by annotation on the DestinationRule).
+type SpilloverPolicy struct {
+	// MaxActiveRequestsPerEndpoint is the in-flight requests per healthy
+	// endpoint above which a priority counts as saturated.
+	MaxActiveRequestsPerEndpoint uint32 `json:"maxActiveRequestsPerEndpoint"`
+}
+
+// EndpointHealth is the health a source reports for an endpoint, before
+// outlier detection.
+type EndpointHealth string
+
+// Endpoint health states (Istio's, from EndpointSlice conditions).
+const (
+	Healthy   EndpointHealth = "HEALTHY"
+	Unhealthy EndpointHealth = "UNHEALTHY"
+	// Draining endpoints finish their requests but get no new ones.
+	Draining EndpointHealth = "DRAINING"
+)
 
 // UpstreamProtocol is the wire protocol towards a cluster's endpoints.
 type UpstreamProtocol string
@@ -259,6 +330,18 @@ type Endpoint struct {
 	// Origin names the object that declared the endpoint, e.g.
 	// "WorkloadEntry default/echo-v1-a".
 	Origin string `json:"origin,omitempty"`
+	// Cluster is the Kubernetes cluster the endpoint runs in, if known.
+	Cluster string `json:"cluster,omitempty"`
+	// Priority is the endpoint's priority level for this gateway: 0 is
+	// the closest; higher levels take traffic only as closer ones lose
+	// health (or, with spillover, capacity).
+	Priority uint32 `json:"priority"`
+	// LocalityWeight is the weight of the endpoint's locality within its
+	// priority when the cluster is LocalityWeighted (distribute weights,
+	// or the sum of the locality's endpoint weights).
+	LocalityWeight uint32 `json:"localityWeight,omitempty"`
+	// Health is the source-reported health; empty means HEALTHY.
+	Health EndpointHealth `json:"health,omitempty"`
 }
 
 // Cluster returns the cluster with the given name, or nil.
