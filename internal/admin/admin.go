@@ -7,6 +7,7 @@ package admin
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 
 	"github.com/meshgate/meshgate/internal/dataplane"
 	"github.com/meshgate/meshgate/internal/pipeline"
@@ -40,8 +41,15 @@ func Handler(g Gateway) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(out)
 	})
-	mux.HandleFunc("GET /clusters", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, g.Clusters())
+	// /clusters lists every cluster with its priority table, endpoint
+	// health, outlier detection and spillover state; ?cluster=<name>
+	// narrows it to one cluster, whose names are long to scroll for.
+	mux.HandleFunc("GET /clusters", func(w http.ResponseWriter, r *http.Request) {
+		cs := g.Clusters()
+		if name := r.URL.Query().Get("cluster"); name != "" {
+			cs = slices.DeleteFunc(cs, func(c dataplane.ClusterStatus) bool { return c.Name != name })
+		}
+		writeJSON(w, cs)
 	})
 	mux.HandleFunc("GET /diagnostics", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, g.Status())

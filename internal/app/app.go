@@ -19,6 +19,7 @@ import (
 	"github.com/meshgate/meshgate/internal/admin"
 	"github.com/meshgate/meshgate/internal/dataplane"
 	"github.com/meshgate/meshgate/internal/dataplane/listener"
+	"github.com/meshgate/meshgate/internal/dataplane/tcpproxy"
 	"github.com/meshgate/meshgate/internal/diag"
 	"github.com/meshgate/meshgate/internal/pipeline"
 	"github.com/meshgate/meshgate/internal/resource"
@@ -91,7 +92,13 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 		Logger:    opts.Logger.With("component", "dataplane"),
 		Rand:      opts.Rand,
 	})
-	g.listeners = listener.NewManager(g.data.Handler, opts.Logger.With("component", "listener"))
+	g.listeners = listener.NewManager(listener.Options{
+		Handler: g.data.Handler,
+		// L4 routes dial the endpoints the serving snapshot lists, in turn.
+		Dialer:    &tcpproxy.EndpointDialer{Snapshot: g.data.Snapshot},
+		AccessLog: access,
+		Logger:    opts.Logger.With("component", "listener"),
+	})
 	g.pipe = pipeline.New(opts.Identity, g, opts.Logger.With("component", "pipeline"))
 
 	var err error
@@ -165,7 +172,7 @@ func (g *Gateway) Publish(snap *snapshot.Snapshot) error {
 	for _, l := range snap.Listeners {
 		addrs = append(addrs, dataplane.SocketAddress(l))
 	}
-	err := g.listeners.Open(addrs)
+	err := g.listeners.Open(snap.Listeners)
 	g.data.Apply(snap)
 	// Removed sockets stop accepting now; only the wait for their
 	// in-flight requests happens in the background.

@@ -209,13 +209,24 @@ func (c *tally) share(prefix string) (float64, int) {
 	return float64(n) / float64(total), total
 }
 
+// newClient returns a keep-alive client with its own connection pool. The
+// shared http.DefaultTransport keeps only two idle connections per host,
+// so concurrent test clients would open (and leave in TIME_WAIT) a new
+// connection for almost every request and exhaust ephemeral ports.
+func newClient() *http.Client {
+	return &http.Client{
+		Transport: &http.Transport{MaxIdleConnsPerHost: 8},
+		Timeout:   10 * time.Second,
+	}
+}
+
 // send issues n requests from `workers` keep-alive clients.
 func send(url string, n, workers int, c *tally) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
-			client := &http.Client{Timeout: 10 * time.Second}
+			client := newClient()
 			for next.Add(1) <= int64(n) {
 				c.get(client, url)
 			}
@@ -260,7 +271,7 @@ func TestReloadUnderLoadLosesNothing(t *testing.T) {
 	load := newTally()
 	for range 16 {
 		wg.Go(func() {
-			client := &http.Client{Timeout: 10 * time.Second}
+			client := newClient()
 			for !stop.Load() {
 				load.get(client, f.url)
 			}

@@ -71,6 +71,7 @@ func (t attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		x.attempt++
 		x.host.Begin()
 		resp, err := x.cluster.Transport.RoundTrip(req)
+		reportOutcome(x.cluster, x.host, req, resp, err)
 		if err != nil || resp == nil {
 			x.host.End()
 		} else {
@@ -83,7 +84,7 @@ func (t attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		x.tried = append(x.tried, x.host)
 		x.lbReq.Exclude = x.tried
-		next := x.cluster.Picker.Pick(&x.lbReq)
+		next := x.cluster.Pick(&x.lbReq)
 		if next == nil {
 			return resp, err
 		}

@@ -104,7 +104,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, address string, x
 	if h := c.Spec.LB.Hash; h != nil {
 		x.lbReq.Hash, x.lbReq.HasHash = requestHash(w, r, h)
 	}
-	host := c.Picker.Pick(&x.lbReq)
+	host := c.Pick(&x.lbReq)
 	if host == nil {
 		reply(w, x, http.StatusServiceUnavailable, accesslog.NoHealthyUpstream, "no healthy upstream")
 		return

@@ -28,6 +28,10 @@ type Options struct {
 	// Rand, when set, makes load-balancing and weighted choices
 	// deterministic in tests.
 	Rand lb.Rand
+	// Now is the clock of outlier detection: ejection times and the
+	// sweep schedule. nil selects time.Now. Tests pass a fake clock and
+	// call Tick after moving it, instead of waiting.
+	Now func() time.Time
 }
 
 // Server is the HTTP data plane.
@@ -37,10 +41,12 @@ type Server struct {
 	registry *upstream.Registry
 	proxy    *httputil.ReverseProxy
 	applyMu  sync.Mutex
+	sweeper  sweeper
 }
 
 // New returns a Server with no configuration: until the first Apply every
-// request is answered 404 NR.
+// request is answered 404 NR. It starts the Server's one background
+// goroutine, which runs outlier detection sweeps; Close stops it.
 func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -48,7 +54,10 @@ func New(opts Options) *Server {
 	if opts.Rand == nil {
 		opts.Rand = globalRand{}
 	}
-	s := &Server{opts: opts, registry: upstream.NewRegistry()}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Server{opts: opts, registry: upstream.NewRegistry(opts.Now)}
 	s.proxy = &httputil.ReverseProxy{
 		Rewrite:        rewrite,
 		Transport:      attemptTransport{rand: opts.Rand},
@@ -59,6 +68,7 @@ func New(opts Options) *Server {
 		FlushInterval: -1,
 		ErrorLog:      slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
 	}
+	s.sweeper.start(s.Tick, opts.Now)
 	return s
 }
 
@@ -71,6 +81,8 @@ func (s *Server) Apply(snap *snapshot.Snapshot) {
 	ups := s.registry.Build(snap, lb.Options{Rand: s.opts.Rand})
 	s.state.Store(newState(snap, ups))
 	s.registry.Forget(ups)
+	// Clusters may have gained outlier detection or a shorter interval.
+	s.sweeper.reschedule()
 }
 
 // Snapshot returns the snapshot currently served, or nil before the first
@@ -82,8 +94,12 @@ func (s *Server) Snapshot() *snapshot.Snapshot {
 	return nil
 }
 
-// Close releases idle upstream connections.
-func (s *Server) Close() { s.registry.Close() }
+// Close stops the background sweeps and releases idle upstream
+// connections. It may be called more than once.
+func (s *Server) Close() {
+	s.sweeper.stop()
+	s.registry.Close()
+}
 
 // Handler returns the handler for the socket bound at address (see
 // SocketAddress). The handler follows configuration changes: it looks its

@@ -258,6 +258,7 @@ func BenchmarkProxiedRequest(b *testing.B) {
 	}
 	defer s.Close()
 	srv := New(Options{})
+	defer srv.Close()
 	snap := oneRouteSnapshot(routeTo("c"), cluster("c", snapshot.LBLeastRequest, s.Addr()))
 	snap.Seal()
 	srv.Apply(snap)

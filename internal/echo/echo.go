@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -42,6 +43,40 @@ type Server struct {
 	Name string
 	http *http.Server
 	ln   net.Listener
+
+	status atomic.Int64 // 0: answer normally
+	delay  atomic.Int64 // nanoseconds to hold each request
+}
+
+// SetStatus makes the backend answer every request with code (and its
+// name in NameHeader) instead of echoing, so tests can turn a healthy
+// endpoint into a failing one and back while it runs. 0 restores normal
+// answers.
+func (s *Server) SetStatus(code int) { s.status.Store(int64(code)) }
+
+// SetDelay makes the backend hold every request for d before answering,
+// which keeps requests in flight for load tests. 0 answers at once.
+func (s *Server) SetDelay(d time.Duration) { s.delay.Store(int64(d)) }
+
+// serveHTTP applies the runtime switches around the echo handler.
+func (s *Server) serveHTTP(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if d := time.Duration(s.delay.Load()); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		if code := int(s.status.Load()); code != 0 {
+			w.Header().Set(NameHeader, s.Name)
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(code)
+			_, _ = fmt.Fprintf(w, "name=%s status=%d\n", s.Name, code)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // Start serves an echo backend called name on addr ("127.0.0.1:0" picks a
@@ -51,11 +86,12 @@ func Start(name, addr string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := &http.Server{Handler: Handler(name), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second}
 	srv.Protocols = new(http.Protocols)
 	srv.Protocols.SetHTTP1(true)
 	srv.Protocols.SetUnencryptedHTTP2(true)
 	s := &Server{Name: name, http: srv, ln: ln}
+	srv.Handler = s.serveHTTP(Handler(name))
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			_ = err // the listener was closed under us; nothing to report to

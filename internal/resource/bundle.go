@@ -22,6 +22,7 @@ const (
 	KindServiceEntry    = "ServiceEntry"
 	KindWorkloadEntry   = "WorkloadEntry"
 	KindService         = "Service"
+	KindNamespace       = "Namespace"
 )
 
 // DefaultNamespace is used for objects that do not name one, as kubectl does.
@@ -45,8 +46,14 @@ type Meta struct {
 	Fields map[string]int
 }
 
-// Key identifies the object as "Kind namespace/name".
-func (m *Meta) Key() string { return m.Kind + " " + m.Namespace + "/" + m.Name }
+// Key identifies the object as "Kind namespace/name", or "Kind name" for
+// a cluster-scoped object such as a Namespace.
+func (m *Meta) Key() string {
+	if m.Namespace == "" {
+		return m.Kind + " " + m.Name
+	}
+	return m.Kind + " " + m.Namespace + "/" + m.Name
+}
 
 // Locate returns the origin of a field path: the line of the path itself,
 // or of its closest written ancestor (a defaulted field has no line of its
@@ -126,6 +133,14 @@ type Service struct {
 	Spec *corev1.ServiceSpec
 }
 
+// Namespace is a Kubernetes Namespace. Only its metadata matters to the
+// gateway: labels and annotations that set defaults for the services in
+// it (networking.istio.io/traffic-distribution, topology.istio.io/network).
+// It is cluster-scoped, so Meta.Namespace is empty.
+type Namespace struct {
+	Meta
+}
+
 // Bundle is one consistent view of the whole configuration. It is built by
 // a source and never modified afterwards; each slice is ordered as Istio
 // orders configuration: oldest creation time first, then name, then
@@ -137,6 +152,8 @@ type Bundle struct {
 	ServiceEntries   []*ServiceEntry
 	WorkloadEntries  []*WorkloadEntry
 	Services         []*Service
+	Namespaces       []*Namespace
+	Secrets          []*Secret
 	// Ignored counts documents of kinds the gateway does not use
 	// (Deployment, ServiceAccount, ...), keyed by "apiVersion/kind".
 	Ignored map[string]int

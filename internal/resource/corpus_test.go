@@ -80,6 +80,7 @@ func count(b *Bundle, into map[string]int) {
 	into[KindServiceEntry] += len(b.ServiceEntries)
 	into[KindWorkloadEntry] += len(b.WorkloadEntries)
 	into[KindService] += len(b.Services)
+	into[KindNamespace] += len(b.Namespaces)
 }
 
 // TestCorpusInvalid feeds each document of invalid/crd-testdata/*-invalid.yaml

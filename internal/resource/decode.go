@@ -56,6 +56,8 @@ type objectDecoder struct {
 	expanding map[*yaml.Node]bool
 	// edits adjust the JSON handed to the decoders (see jsonEdits).
 	edits jsonEdits
+	// clusterScoped is set for kinds without a namespace.
+	clusterScoped bool
 }
 
 // Limits on a single document. Real configuration is far below them; they
@@ -154,6 +156,7 @@ func decodeDocument(file string, root *yaml.Node, b *Bundle, budget *int, inList
 		return nil
 	}
 
+	d.clusterScoped = info.clusterScoped
 	d.decodeMeta(root)
 	if !info.supports(version) {
 		_, v := mappingValue(root, "apiVersion")
@@ -166,14 +169,21 @@ func decodeDocument(file string, root *yaml.Node, b *Bundle, budget *int, inList
 	if d.errors > 0 {
 		return d.diags
 	}
+	allowed := topLevelKeys
+	if info.topLevel != nil {
+		allowed = info.topLevel
+	}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k := resolve(root.Content[i])
-		if !slices.Contains(topLevelKeys, k.Value) {
-			d.errorf(CodeUnknownField, k, JoinKey("", k.Value), suggest(k.Value, topLevelKeys),
+		if !slices.Contains(allowed, k.Value) {
+			d.errorf(CodeUnknownField, k, JoinKey("", k.Value), suggest(k.Value, allowed),
 				"unknown field %q", k.Value)
 		}
 	}
 	_, spec := mappingValue(root, "spec")
+	if info.topLevel != nil {
+		spec = root
+	}
 	if isNull(spec) && info.specRequired {
 		d.errorf(CodeMissingField, root, "spec", "", "spec is required")
 	}

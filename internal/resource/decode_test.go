@@ -123,6 +123,14 @@ func TestDecodeFile(t *testing.T) {
 			objects: []string{"VirtualService prod/from-list", "DestinationRule prod/from-list"},
 		},
 		{
+			// Namespaces are cluster-scoped: a metadata.namespace is
+			// ignored, and the spec is checked strictly all the same.
+			file:    "namespace.yaml",
+			objects: []string{"Service shop/reviews", "Namespace shop", "Namespace bare"},
+			diags: []wantDiag{{line: 23, code: CodeUnknownField, field: "spec.finalizer",
+				msg: `unknown field "finalizer"`, hint: `did you mean "finalizers"?`}},
+		},
+		{
 			file:    "object.json",
 			objects: []string{"Gateway edge/json-gateway"},
 		},
@@ -194,6 +202,9 @@ func metas(b *Bundle) []*Meta {
 		out = append(out, &o.Meta)
 	}
 	for _, o := range b.Services {
+		out = append(out, &o.Meta)
+	}
+	for _, o := range b.Namespaces {
 		out = append(out, &o.Meta)
 	}
 	return out
@@ -323,6 +334,39 @@ func TestDecodeMetadata(t *testing.T) {
 	ports := svc[0].Spec.Ports
 	if len(ports) != 2 || ports[0].Port != 80 || ports[0].TargetPort.IntValue() != 8080 || ports[1].TargetPort.String() != "grpc" {
 		t.Errorf("ports = %+v", ports)
+	}
+}
+
+// TestDecodeTopologyMetadata checks what locality-aware load balancing
+// reads: a Service's spec.trafficDistribution and annotations, and a
+// Namespace's labels and annotations, with no namespace of its own.
+func TestDecodeTopologyMetadata(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "decode", "namespace.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b Bundle
+	DecodeFile("namespace.yaml", data, &b)
+	if len(b.Services) != 1 || len(b.Namespaces) != 2 {
+		t.Fatalf("got %d services and %d namespaces", len(b.Services), len(b.Namespaces))
+	}
+	svc := b.Services[0]
+	if td := svc.Spec.TrafficDistribution; td == nil || *td != "PreferClose" {
+		t.Errorf("spec.trafficDistribution = %v, want PreferClose", td)
+	}
+	if got := svc.Annotations["networking.istio.io/traffic-distribution"]; got != "PreferSameNode" {
+		t.Errorf("Service annotation = %q, want PreferSameNode", got)
+	}
+	ns := b.Namespaces[0]
+	if ns.Name != "shop" || ns.Namespace != "" || ns.Key() != "Namespace shop" {
+		t.Errorf("namespace identity = %q/%q (%s)", ns.Namespace, ns.Name, ns.Key())
+	}
+	if ns.Labels["topology.istio.io/network"] != "net-1" ||
+		ns.Annotations["networking.istio.io/traffic-distribution"] != "PreferClose" {
+		t.Errorf("namespace metadata = %v %v", ns.Labels, ns.Annotations)
+	}
+	if line := ns.Fields[`metadata.annotations["networking.istio.io/traffic-distribution"]`]; line != 9 {
+		t.Errorf("annotation line = %d, want 9", line)
 	}
 }
 

@@ -40,7 +40,9 @@ func FuzzDecodeFile(f *testing.F) {
 			}
 		}
 		for _, m := range metas(&b) {
-			if m.Origin.File != "fuzz.yaml" || m.Origin.Line <= 0 || m.Name == "" || m.Namespace == "" {
+			// Only cluster-scoped kinds (Namespace) have no namespace.
+			if m.Origin.File != "fuzz.yaml" || m.Origin.Line <= 0 || m.Name == "" ||
+				(m.Namespace == "") != (m.Kind == KindNamespace) {
 				t.Errorf("object without identity or origin: %+v", m)
 			}
 		}

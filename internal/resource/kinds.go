@@ -16,7 +16,13 @@ type kindInfo struct {
 	// specRequired mirrors the CRD schema: a ServiceEntry without a spec is
 	// rejected by the API server, the other kinds default to an empty spec.
 	specRequired bool
-	decode       func(d *objectDecoder, spec *yaml.Node, b *Bundle)
+	// clusterScoped kinds (Namespace) have no namespace: one written in
+	// metadata is ignored, as the API server ignores it.
+	clusterScoped bool
+	// topLevel, when set, lists the keys the kind has instead of spec (a
+	// Secret's type and data); decode then receives the whole object.
+	topLevel []string
+	decode   func(d *objectDecoder, spec *yaml.Node, b *Bundle)
 }
 
 const istioNetworking = "networking.istio.io"
@@ -68,6 +74,15 @@ var kinds = map[string]kindInfo{
 				b.Services = append(b.Services, &Service{Meta: d.meta, Spec: s})
 			}
 		}},
+	// A Namespace is read for its metadata only; its spec (finalizers) is
+	// still checked strictly so a typo is reported, then discarded.
+	KindNamespace: {group: "", versions: []string{"v1"}, clusterScoped: true,
+		decode: func(d *objectDecoder, spec *yaml.Node, b *Bundle) {
+			if d.decodeKube(spec, &corev1.NamespaceSpec{}) {
+				b.Namespaces = append(b.Namespaces, &Namespace{Meta: d.meta})
+			}
+		}},
+	KindSecret: {group: "", versions: []string{"v1"}, topLevel: secretKeys, decode: decodeSecret},
 }
 
 func (k kindInfo) supports(version string) bool { return slices.Contains(k.versions, version) }

@@ -141,6 +141,8 @@ func Build(files []File) (*Bundle, diag.List) {
 	b.ServiceEntries = dedup(b.ServiceEntries, func(o *ServiceEntry) *Meta { return &o.Meta }, &diags)
 	b.WorkloadEntries = dedup(b.WorkloadEntries, func(o *WorkloadEntry) *Meta { return &o.Meta }, &diags)
 	b.Services = dedup(b.Services, func(o *Service) *Meta { return &o.Meta }, &diags)
+	b.Namespaces = dedup(b.Namespaces, func(o *Namespace) *Meta { return &o.Meta }, &diags)
+	b.Secrets = dedup(b.Secrets, func(o *Secret) *Meta { return &o.Meta }, &diags)
 	b.Sort()
 	return b, diags
 }

@@ -14,20 +14,20 @@ func (d *objectDecoder) decodeMeta(root *yaml.Node) {
 	_, md := mappingValue(root, "metadata")
 	md = resolve(md)
 	if isNull(md) {
-		m.Namespace = DefaultNamespace
+		m.Namespace = d.defaultNamespace()
 		d.errorf(CodeMissingField, root, "metadata.name", "", "metadata.name is required")
 		return
 	}
 	if md.Kind != yaml.MappingNode {
-		m.Namespace = DefaultNamespace
+		m.Namespace = d.defaultNamespace()
 		d.errorf(CodeInvalidValue, md, "metadata", "", "expected an object, got %s", describe(md))
 		return
 	}
 	// Name and namespace first, so later diagnostics can name the object.
 	m.Name = d.metaString(md, "name")
 	m.Namespace = d.metaString(md, "namespace")
-	if m.Namespace == "" {
-		m.Namespace = DefaultNamespace
+	if m.Namespace == "" || d.clusterScoped {
+		m.Namespace = d.defaultNamespace()
 	}
 	if _, v := mappingValue(md, "name"); isNull(v) || (isStringy(resolve(v)) && m.Name == "") {
 		d.errorf(CodeMissingField, md, "metadata.name", "", "metadata.name is required")
@@ -44,6 +44,16 @@ func (d *objectDecoder) decodeMeta(root *yaml.Node) {
 			m.CreationTimestamp = t
 		}
 	}
+}
+
+// defaultNamespace is the namespace of an object that names none:
+// "default" as kubectl has it, or none for a cluster-scoped kind, whose
+// metadata.namespace the API server ignores.
+func (d *objectDecoder) defaultNamespace() string {
+	if d.clusterScoped {
+		return ""
+	}
+	return DefaultNamespace
 }
 
 func (d *objectDecoder) metaString(md *yaml.Node, key string) string {

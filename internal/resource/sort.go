@@ -18,6 +18,8 @@ func (b *Bundle) Sort() {
 	sortObjects(b.ServiceEntries, func(o *ServiceEntry) *Meta { return &o.Meta })
 	sortObjects(b.WorkloadEntries, func(o *WorkloadEntry) *Meta { return &o.Meta })
 	sortObjects(b.Services, func(o *Service) *Meta { return &o.Meta })
+	sortObjects(b.Namespaces, func(o *Namespace) *Meta { return &o.Meta })
+	sortObjects(b.Secrets, func(o *Secret) *Meta { return &o.Meta })
 }
 
 func sortObjects[T any](s []T, meta func(T) *Meta) {

@@ -55,6 +55,9 @@ type Listener struct {
 	// "namespace/name/index".
 	Servers      []string       `json:"servers"`
 	VirtualHosts []*VirtualHost `json:"virtualHosts"`
+	// Chains are the filter chains of a TLS or TCP listener (see
+	// FilterChain); nil for a plain-text HTTP listener.
+	Chains []*FilterChain `json:"chains,omitempty"`
 }
 
 // VirtualHost groups the routes served for a set of domains. Domains are
@@ -63,6 +66,10 @@ type VirtualHost struct {
 	Name    string   `json:"name"`
 	Domains []string `json:"domains"`
 	Routes  []*Route `json:"routes"`
+	// RequireTLS answers every request that did not arrive over TLS with
+	// a 301 to the same URL with scheme https (a server's httpsRedirect;
+	// Envoy's require_tls ALL).
+	RequireTLS bool `json:"requireTls,omitempty"`
 }
 
 // Route is one HTTP route: the request matches it when any of Matches
@@ -79,6 +86,17 @@ type Route struct {
 	Destinations   []WeightedCluster `json:"destinations,omitempty"`
 	DirectResponse *DirectResponse   `json:"directResponse,omitempty"`
 	Redirect       *Redirect         `json:"redirect,omitempty"`
+
+	// Policies around forwarding (Destinations only).
+	// Timeout bounds the whole request including retries; 0 is none
+	// (Istio's default).
+	Timeout time.Duration `json:"timeout,omitempty"`
+	Retry   *RetryPolicy  `json:"retry,omitempty"`
+	Fault   *FaultPolicy  `json:"fault,omitempty"`
+	Mirrors []Mirror      `json:"mirrors,omitempty"`
+	Rewrite *Rewrite      `json:"rewrite,omitempty"`
+	Headers *Headers      `json:"headers,omitempty"`
+	CORS    *CORSPolicy   `json:"cors,omitempty"`
 }
 
 // WeightedCluster is one destination of a weighted split. Weights are
@@ -86,6 +104,9 @@ type Route struct {
 type WeightedCluster struct {
 	Cluster string `json:"cluster"`
 	Weight  uint32 `json:"weight"`
+	// Headers are the destination-level header operations; Envoy applies
+	// them before the route-level ones.
+	Headers *Headers `json:"headers,omitempty"`
 }
 
 // DirectResponse answers without contacting an upstream.
@@ -168,6 +189,8 @@ type Cluster struct {
 	// UpstreamProtocol is how requests are sent to the endpoints.
 	UpstreamProtocol UpstreamProtocol `json:"upstreamProtocol"`
 	ConnectTimeout   time.Duration    `json:"connectTimeout"`
+	// Limits are the connectionPool circuit breakers and pool settings.
+	Limits ConnectionLimits `json:"limits"`
 	// Endpoints is sorted by Address. Each carries the priority and
 	// locality weight translate computed for this gateway's position.
 	Endpoints []Endpoint `json:"endpoints"`
@@ -220,6 +243,12 @@ type LocalityPolicy struct {
 	TrafficDistribution string `json:"trafficDistribution,omitempty"`
 	// FailoverPriority is the effective label list, if any.
 	FailoverPriority []string `json:"failoverPriority,omitempty"`
+	// Failover lists the effective localityLbSetting.failover entries as
+	// "from->to" regions, if any.
+	Failover []string `json:"failover,omitempty"`
+	// Reason says in words why Mode applies, e.g. that failover was
+	// ignored for want of outlier detection.
+	Reason string `json:"reason,omitempty"`
 }
 
 // SpilloverPolicy moves traffic to the next priority when the closer one

@@ -137,34 +137,47 @@ func (b *builder) buildCluster(name string, ref clusterRef) *snapshot.Cluster {
 		selector = subset.spec.Labels
 	}
 	serving := 0
+	var members []member
 	for _, ep := range ref.svc.endpoints {
 		addr, ok := ep.address(ref.port.number)
 		if !ok {
 			continue
 		}
 		serving++
-		if !labelsMatch(selector, ep.labels) {
+		// Subsets select on the labels with the topology labels added, as
+		// in Istio, so a subset may pick a zone.
+		if !labelsMatch(selector, ep.topology) {
 			continue
 		}
-		c.Endpoints = append(c.Endpoints, snapshot.Endpoint{
+		members = append(members, member{ep: ep, out: snapshot.Endpoint{
 			Address:  addr,
 			Labels:   copyLabels(ep.labels),
 			Locality: ep.locality,
 			Network:  ep.network,
 			Weight:   ep.weight,
 			Origin:   ep.origin,
-		})
+			Cluster:  ep.cluster,
+		}})
 	}
-	sort.SliceStable(c.Endpoints, func(i, j int) bool {
-		a, e := c.Endpoints[i], c.Endpoints[j]
+	sort.SliceStable(members, func(i, j int) bool {
+		a, e := members[i].out, members[j].out
 		if a.Address != e.Address {
 			return a.Address < e.Address
 		}
 		return a.Origin < e.Origin
 	})
-	if len(c.Endpoints) == 0 {
+	if len(members) == 0 {
 		b.reportEmptyCluster(ref, subset, serving)
 	}
+
+	members = b.applyLocality(c, ref.svc, policy, members)
+	for _, m := range members {
+		c.Endpoints = append(c.Endpoints, m.out)
+	}
+	c.Outlier = b.outlierPolicy(policy.outlier, policy.outlierFrom)
+	c.PanicThreshold = b.panicThreshold(ref.svc, policy.outlier, policy.outlierFrom)
+	b.reportEjectionCap(c, policy.outlierFrom)
+	c.Spillover = b.spillover(rule)
 	return c
 }
 

@@ -13,8 +13,8 @@ const (
 	CodeGatewayNotSelected = "MG1101"
 	// CodeServerPort: a server without a valid port number.
 	CodeServerPort = "MG1102"
-	// CodeServerUnsupported: a server protocol or bind meshgate does not
-	// serve yet (HTTPS, TLS, TCP, unix sockets).
+	// CodeServerUnsupported: a server bind meshgate does not serve yet
+	// (unix sockets).
 	CodeServerUnsupported = "MG1103"
 	// CodeServerProtocol: a server protocol Istio does not define.
 	CodeServerProtocol = "MG1104"
@@ -49,7 +49,8 @@ const (
 	// CodeMatchGateway: a per-match gateway that the VirtualService's
 	// top-level gateways do not include.
 	CodeMatchGateway = "MG1205"
-	// CodeL4Unsupported: tcp or tls routes, which meshgate does not serve yet.
+	// CodeL4Unsupported: no longer reported, since tcp and tls routes are
+	// served (see codes_tls.go); kept so the code is never reused.
 	CodeL4Unsupported = "MG1206"
 	// CodeNoHosts: a VirtualService without hosts.
 	CodeNoHosts = "MG1207"

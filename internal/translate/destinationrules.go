@@ -19,6 +19,9 @@ type mergedRule struct {
 	policy     *networkingv1.TrafficPolicy
 	policyFrom *resource.DestinationRule
 	subsets    []subsetDef
+	// members are all the rules merged here, oldest first; their
+	// annotations (spillover.go) apply to every cluster of the host.
+	members []*resource.DestinationRule
 }
 
 // subsetDef is one subset with the rule that declared it.
@@ -86,6 +89,7 @@ func (b *builder) indexDestinationRules() {
 }
 
 func (b *builder) mergeRule(r *mergedRule, dr *resource.DestinationRule) {
+	r.members = append(r.members, dr)
 	spec := dr.Spec
 	if spec.TrafficPolicy != nil {
 		if r.policy == nil {
@@ -185,12 +189,16 @@ type policySource struct {
 }
 
 // effectivePolicy is the traffic policy of one cluster, component by
-// component.
+// component. outlier is a component of its own: a subset that sets only a
+// loadBalancer keeps the rule's outlierDetection, one that sets
+// outlierDetection replaces it wholesale.
 type effectivePolicy struct {
-	lb       *networkingv1.LoadBalancerSettings
-	lbFrom   policySource
-	pool     *networkingv1.ConnectionPoolSettings
-	poolFrom policySource
+	lb          *networkingv1.LoadBalancerSettings
+	lbFrom      policySource
+	pool        *networkingv1.ConnectionPoolSettings
+	poolFrom    policySource
+	outlier     *networkingv1.OutlierDetection
+	outlierFrom policySource
 }
 
 // clusterPolicy computes the policy of the cluster for (rule, subset,
@@ -222,6 +230,9 @@ func clusterPolicy(r *mergedRule, subset *subsetDef, port uint32) effectivePolic
 	if sub.pool != nil || wholesale {
 		out.pool, out.poolFrom = sub.pool, sub.poolFrom
 	}
+	if sub.outlier != nil || wholesale {
+		out.outlier, out.outlierFrom = sub.outlier, sub.outlierFrom
+	}
 	return out
 }
 
@@ -233,11 +244,13 @@ func policyComponents(p *networkingv1.TrafficPolicy, src policySource, port uint
 		return effectivePolicy{
 			lb: pl.LoadBalancer, lbFrom: policySource{src.dr, src.field + ".loadBalancer"},
 			pool: pl.ConnectionPool, poolFrom: policySource{src.dr, src.field + ".connectionPool"},
+			outlier: pl.OutlierDetection, outlierFrom: policySource{src.dr, src.field + ".outlierDetection"},
 		}
 	}
 	return effectivePolicy{
 		lb: p.LoadBalancer, lbFrom: policySource{src.dr, src.field + ".loadBalancer"},
 		pool: p.ConnectionPool, poolFrom: policySource{src.dr, src.field + ".connectionPool"},
+		outlier: p.OutlierDetection, outlierFrom: policySource{src.dr, src.field + ".outlierDetection"},
 	}
 }
 

@@ -27,7 +27,14 @@
 //   - destinationrules.go: DestinationRules merged by namespace and host,
 //     Istio's lookup order, and the per-cluster policy merge.
 //   - gateways.go: the Gateways that select this gateway and their servers,
-//     as listeners keyed by bind address and port.
+//     as listeners keyed by bind address and port, with Istio's conflict
+//     rules (oldest first; TLS servers told apart by SNI host).
+//   - tls.go, credentials.go and ciphers.go: a server's tls block: mode,
+//     certificates from files or from Secrets in the gateway's namespace
+//     (whose PEM data goes into the snapshot; files are read by the data
+//     plane), client CA, SAN checks, versions and cipher suites.
+//   - tcproutes.go: VirtualService tls and tcp routes on PASSTHROUGH, TLS
+//     and TCP servers, and each TLS or TCP listener's filter chains.
 //   - virtualhosts.go: VirtualServices bound to servers, virtual host
 //     domains as intersections of server and VirtualService hosts, and the
 //     merge of several VirtualServices into one virtual host.
@@ -36,6 +43,15 @@
 //     (service, port, subset) with its load balancer, protocol, timeout
 //     and endpoints.
 //   - hosts.go: host names: short-name expansion, wildcards, intersection.
+//   - topology.go, trafficdistribution.go, locality.go, distribute.go:
+//     locality-aware load balancing. Where the gateway and each endpoint
+//     stand, each service's traffic distribution, the effective locality
+//     setting (DestinationRule, then traffic distribution, then the mesh
+//     default) and the priority and locality weight of every endpoint as
+//     seen from this gateway.
+//   - outlier.go and spillover.go: outlier detection with Istio's
+//     defaults, the panic threshold, and meshgate's load-based spillover
+//     annotation.
 //
 // Naming: listeners are "<bind>_<bound port>" ("0.0.0.0_8080"), clusters
 // "outbound|<port>|<subset>|<host>" as in Istio, routes are named by the

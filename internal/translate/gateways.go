@@ -64,19 +64,42 @@ type gwServer struct {
 	meta    *resource.Meta
 	spec    *networkingv1.Server
 	hosts   []serverHost
+
+	protocol snapshot.Protocol
+	family   protocolFamily
+	// http is set when the server serves HTTP routes: a plain-text HTTP
+	// server, or an HTTPS server that terminates TLS.
+	http bool
+	// passthrough is set for a TLS-family server in PASSTHROUGH mode,
+	// which VirtualService tls routes serve.
+	passthrough bool
+	// redirect is a plain-text server's tls.httpsRedirect.
+	redirect bool
+	// tls is set when the server terminates TLS (tls.go).
+	tls *snapshot.TLSContext
+	// unavailable says why a terminating server's credential cannot be
+	// used; its chain then refuses connections.
+	unavailable string
 }
 
 // name renders "namespace/name/index", the form Listener.Servers uses.
 func (s *gwServer) name() string { return s.gateway + "/" + strconv.Itoa(s.index) }
 
 // listenerBuild is a listener being assembled: the servers that claimed a
-// (bind, port) pair. Listeners of the TLS and TCP families are kept so
-// that later servers conflict with them as in Istio, but are not served yet.
+// (bind, port) pair.
 type listenerBuild struct {
-	out     *snapshot.Listener
-	family  protocolFamily
+	out    *snapshot.Listener
+	family protocolFamily
+	// served is set for every listener built; Build emits served ones.
 	served  bool
 	servers []*gwServer
+	// sniHosts are the hosts the servers of a TLS listener claimed, with
+	// the server that claimed each; portNames the Gateway and port name of
+	// its HTTPS servers. Later servers may not reuse either (Istio).
+	sniHosts  map[string]*gwServer
+	portNames map[string]*gwServer
+	// l4 are the tls and tcp routes of its servers (tcproutes.go).
+	l4 map[*gwServer][]*snapshot.L4Route
 }
 
 // buildListeners turns the servers of the Gateways that select this
@@ -137,6 +160,7 @@ func (b *builder) acceptServer(gw *resource.Gateway, key string, i int, spec *ne
 		return nil
 	}
 	srv := &gwServer{gateway: key, index: i, meta: &gw.Meta, spec: spec}
+	seen := map[string]bool{}
 	for j, h := range spec.Hosts {
 		sh, ok := parseServerHost(h, gw.Namespace)
 		if !ok {
@@ -144,7 +168,10 @@ func (b *builder) acceptServer(gw *resource.Gateway, key string, i int, spec *ne
 				fmt.Sprintf("host %q is not of the form [namespace/]dnsName; it is ignored", h), "")
 			continue
 		}
-		srv.hosts = append(srv.hosts, sh)
+		if !seen[sh.namespace+"/"+sh.host] {
+			seen[sh.namespace+"/"+sh.host] = true
+			srv.hosts = append(srv.hosts, sh)
+		}
 	}
 	if len(srv.hosts) == 0 {
 		return nil
@@ -153,8 +180,9 @@ func (b *builder) acceptServer(gw *resource.Gateway, key string, i int, spec *ne
 }
 
 // addServer places an accepted server on its listener: a new listener, a
-// merge into an earlier plain-text HTTP listener on the same address, or a
-// conflict. It returns the listener when a new one was created.
+// merge into an earlier listener on the same address (plain-text HTTP
+// servers share one route configuration; TLS servers are told apart by
+// SNI), or a conflict. It returns the listener when a new one was created.
 func (b *builder) addServer(srv *gwServer, byAddress, bySocket map[string]*listenerBuild) *listenerBuild {
 	field := resource.JoinIndex("spec.servers", srv.index)
 	port := srv.spec.Port
@@ -163,6 +191,10 @@ func (b *builder) addServer(srv *gwServer, byAddress, bySocket map[string]*liste
 		b.report(srv.meta, diag.Error, CodeServerProtocol, field+".port.protocol",
 			fmt.Sprintf("protocol %q is not a Gateway protocol; the server is skipped", port.Protocol),
 			"use HTTP, HTTPS, GRPC, GRPC-WEB, HTTP2, MONGO, TCP or TLS")
+		return nil
+	}
+	srv.protocol, srv.family = protocol, family
+	if !b.serverTLS(srv) {
 		return nil
 	}
 	bind := srv.spec.Bind
@@ -189,10 +221,17 @@ func (b *builder) addServer(srv *gwServer, byAddress, bySocket map[string]*liste
 				"the oldest Gateway wins a port; use another port or a compatible protocol")
 			return nil
 		}
-		if family != familyHTTP {
-			b.reportUnsupported(srv, protocol)
-			l.servers = append(l.servers, srv)
+		switch family {
+		case familyTCP:
+			b.report(srv.meta, diag.Error, CodeServerConflict, field+".port",
+				fmt.Sprintf("TCP server on port %d conflicts with existing server %s: nothing tells the connections of two TCP servers apart; the server is skipped",
+					port.Number, winner.name()),
+				"the oldest Gateway wins a port; use another port, or protocol TLS to tell servers apart by SNI")
 			return nil
+		case familyTLS:
+			if !b.claimTLS(l, srv) {
+				return nil
+			}
 		}
 		l.servers = append(l.servers, srv)
 		l.out.Servers = append(l.out.Servers, srv.name())
@@ -222,22 +261,52 @@ func (b *builder) addServer(srv *gwServer, byAddress, bySocket map[string]*liste
 			Servers:      []string{srv.name()},
 			VirtualHosts: []*snapshot.VirtualHost{},
 		},
-		family:  family,
-		served:  family == familyHTTP,
-		servers: []*gwServer{srv},
+		family:    family,
+		served:    true,
+		servers:   []*gwServer{srv},
+		sniHosts:  map[string]*gwServer{},
+		portNames: map[string]*gwServer{},
+		l4:        map[*gwServer][]*snapshot.L4Route{},
 	}
-	if !l.served {
-		b.reportUnsupported(srv, protocol)
+	if family == familyTLS {
+		b.claimTLS(l, srv)
 	}
 	byAddress[addrKey] = l
 	bySocket[sockKey] = l
 	return l
 }
 
-func (b *builder) reportUnsupported(srv *gwServer, protocol snapshot.Protocol) {
-	b.report(srv.meta, diag.Warning, CodeServerUnsupported,
-		resource.JoinIndex("spec.servers", srv.index)+".port.protocol",
-		fmt.Sprintf("%s servers are not supported yet; the server is skipped", protocol), "")
+// claimTLS records the SNI hosts and port name of a TLS server on its
+// listener. As in Istio, a server naming a host that an earlier server on
+// the port already claimed is skipped whole ("duplicate host names"), and
+// so is an HTTPS server whose Gateway and port name an earlier one on the
+// port already used, since they name its route configuration.
+func (b *builder) claimTLS(l *listenerBuild, srv *gwServer) bool {
+	field := resource.JoinIndex("spec.servers", srv.index)
+	for j, sh := range srv.hosts {
+		if winner := l.sniHosts[sh.host]; winner != nil {
+			b.report(srv.meta, diag.Error, CodeTLSDuplicateHost, resource.JoinIndex(field+".hosts", j),
+				fmt.Sprintf("host %s on port %d is already served by server %s; the server is skipped",
+					sh.host, srv.spec.Port.Number, winner.name()),
+				"the oldest Gateway wins a host on a TLS port; remove the host from one of the servers")
+			return false
+		}
+	}
+	nameKey := srv.gateway + "|" + srv.spec.Port.Name
+	if srv.http {
+		if winner := l.portNames[nameKey]; winner != nil {
+			b.report(srv.meta, diag.Error, CodeDuplicatePortName, field+".port.name",
+				fmt.Sprintf("server %s already uses port name %q for HTTPS on port %d; the server is skipped",
+					winner.name(), srv.spec.Port.Name, srv.spec.Port.Number),
+				"give each HTTPS server of a Gateway on one port its own port name")
+			return false
+		}
+		l.portNames[nameKey] = srv
+	}
+	for _, sh := range srv.hosts {
+		l.sniHosts[sh.host] = srv
+	}
+	return true
 }
 
 // gatewayBindPort is the port to bind for a Gateway server port. Istio's

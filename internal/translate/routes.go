@@ -222,7 +222,9 @@ func (b *builder) checkRedirect(vs *resource.VirtualService, field string, in *n
 // derivePort FROM_REQUEST_PORT is the listener's port, since routes are
 // built per port; as in Istio, an explicit or derived port that is the
 // scheme's default (80 for http, 443 for https) is left out of Location.
-func redirect(in *networkingv1.HTTPRedirect, listenerPort uint32) *snapshot.Redirect {
+// The scheme, when the redirect keeps the request's, is https on a
+// listener that terminates TLS.
+func redirect(in *networkingv1.HTTPRedirect, listenerPort uint32, listenerTLS bool) *snapshot.Redirect {
 	out := &snapshot.Redirect{
 		URI:           in.Uri,
 		Authority:     in.Authority,
@@ -246,7 +248,10 @@ func redirect(in *networkingv1.HTTPRedirect, listenerPort uint32) *snapshot.Redi
 	}
 	scheme := in.Scheme
 	if scheme == "" {
-		scheme = "http" // plain-text listeners only, for now
+		scheme = "http"
+		if listenerTLS {
+			scheme = "https"
+		}
 	}
 	if (out.Port == 80 && scheme == "http") || (out.Port == 443 && scheme == "https") {
 		out.Port = 0
@@ -280,12 +285,12 @@ func (b *builder) directResponse(vs *resource.VirtualService, field string, in *
 // per applicable match (a route without matches is one route matching
 // everything) and stops after the first route that matches everything:
 // later routes of the same VirtualService could never be reached.
-func (b *builder) instantiate(cvs *compiledVS, port uint32, gateways map[string]bool) []*snapshot.Route {
+func (b *builder) instantiate(cvs *compiledVS, port uint32, tls bool, gateways map[string]bool) []*snapshot.Route {
 	var out []*snapshot.Route
 	for k, cr := range cvs.routes {
 		catchAll := false
 		if len(cr.matches) == 0 {
-			out = append(out, b.snapshotRoute(cvs, cr, nil, port))
+			out = append(out, b.snapshotRoute(cvs, cr, nil, port, tls))
 			catchAll = true
 		}
 		for m := range cr.matches {
@@ -293,7 +298,7 @@ func (b *builder) instantiate(cvs *compiledVS, port uint32, gateways map[string]
 			if !cm.appliesTo(port, gateways, b.id) {
 				continue
 			}
-			out = append(out, b.snapshotRoute(cvs, cr, cm, port))
+			out = append(out, b.snapshotRoute(cvs, cr, cm, port, tls))
 			if cm.catchAll {
 				catchAll = true
 				break
@@ -312,14 +317,14 @@ func (b *builder) instantiate(cvs *compiledVS, port uint32, gateways map[string]
 }
 
 // snapshotRoute builds one snapshot route for a listener port.
-func (b *builder) snapshotRoute(cvs *compiledVS, cr *compiledRoute, cm *compiledMatch, port uint32) *snapshot.Route {
+func (b *builder) snapshotRoute(cvs *compiledVS, cr *compiledRoute, cm *compiledMatch, port uint32, tls bool) *snapshot.Route {
 	out := &snapshot.Route{Name: cr.name, VirtualService: cvs.key}
 	if cm != nil {
 		out.Matches = []snapshot.Match{cm.match}
 	}
 	switch {
 	case cr.redirect != nil:
-		out.Redirect = redirect(cr.redirect, port)
+		out.Redirect = redirect(cr.redirect, port, tls)
 	case cr.direct != nil:
 		out.DirectResponse = cr.direct
 	default:

@@ -23,6 +23,8 @@ type service struct {
 	meta      *resource.Meta
 	ports     []servicePort
 	endpoints []*endpoint
+	// td is the service's traffic distribution (trafficdistribution.go).
+	td trafficDistribution
 }
 
 // servicePort is one port of a service.
@@ -40,12 +42,19 @@ type endpoint struct {
 	host string
 	// ports maps a service port number to the port the instance listens on
 	// for it; a service port missing here is not served by the instance.
-	ports    map[uint32]uint32
+	ports map[uint32]uint32
+	// labels are the labels as written; topology adds the synthesised
+	// topology labels, which subsets and failoverPriority match against
+	// (Istio matches both against the augmented labels).
 	labels   map[string]string
+	topology map[string]string
 	locality snapshot.Locality
 	network  string
-	weight   uint32
-	origin   string
+	// cluster is the Kubernetes cluster the endpoint runs in: this
+	// gateway's own for configuration read from files.
+	cluster string
+	weight  uint32
+	origin  string
 }
 
 func (s *service) port(number uint32) (servicePort, bool) {
@@ -62,6 +71,7 @@ func (s *service) port(number uint32) (servicePort, bool) {
 // the host of a Kubernetes Service; otherwise the oldest definition of a
 // host wins.
 func (b *builder) buildRegistry() {
+	b.indexNamespaces()
 	b.services = map[string]*service{}
 	for _, s := range b.in.Services {
 		b.addKubeService(s)
@@ -92,6 +102,7 @@ func (b *builder) addKubeService(s *resource.Service) {
 		host:      strings.ToLower(s.Name + "." + s.Namespace + ".svc." + b.id.DomainSuffix),
 		namespace: s.Namespace,
 		meta:      &s.Meta,
+		td:        b.serviceTrafficDistribution(&s.Meta, s.Spec.TrafficDistribution),
 	}
 	var kports []corev1.ServicePort
 	for _, p := range s.Spec.Ports {
@@ -225,6 +236,7 @@ func (b *builder) addServiceEntry(se *resource.ServiceEntry) {
 		}
 	}
 
+	td := b.serviceTrafficDistribution(&se.Meta, nil)
 	for i, h := range spec.Hosts {
 		host := strings.ToLower(h)
 		field := resource.JoinIndex("spec.hosts", i)
@@ -233,7 +245,7 @@ func (b *builder) addServiceEntry(se *resource.ServiceEntry) {
 				fmt.Sprintf("host %q is not a valid ServiceEntry host; it is ignored", h), "use a DNS name, optionally with a leading \"*.\"")
 			continue
 		}
-		b.register(&service{host: host, namespace: se.Namespace, meta: &se.Meta, ports: ports, endpoints: endpoints}, field)
+		b.register(&service{host: host, namespace: se.Namespace, meta: &se.Meta, ports: ports, endpoints: endpoints, td: td}, field)
 	}
 }
 
@@ -268,12 +280,15 @@ func (b *builder) workloadEndpoint(m *resource.Meta, field string, we *networkin
 	if weight == 0 {
 		weight = 1
 	}
+	locality, network := workloadLocality(we), b.workloadNetwork(we)
 	return &endpoint{
 		host:     addr,
 		ports:    map[uint32]uint32{},
 		labels:   copyLabels(we.Labels),
-		locality: parseLocality(we.Locality),
-		network:  we.Network,
+		topology: topologyLabels(we.Labels, locality, b.id.Cluster, "", network),
+		locality: locality,
+		network:  network,
+		cluster:  b.id.Cluster,
 		weight:   weight,
 		origin:   origin,
 	}, true

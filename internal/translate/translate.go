@@ -25,8 +25,8 @@ func DefaultLabels() map[string]string { return map[string]string{"istio": "ingr
 
 // Identity is who this gateway is: which Gateways select it, which
 // namespace it lives in (DestinationRule lookup starts there) and where it
-// stands (locality, network, cluster; reserved for locality-aware
-// load balancing).
+// stands (locality, network, cluster), which locality-aware load
+// balancing ranks endpoints against (locality.go).
 type Identity struct {
 	// Labels are the gateway workload's labels; empty means
 	// DefaultLabels.
@@ -40,6 +40,10 @@ type Identity struct {
 	// DomainSuffix completes short host names
 	// ("<name>.<namespace>.svc.<suffix>"); empty means DefaultDomainSuffix.
 	DomainSuffix string
+	// WorkloadCertDir holds the gateway's mesh certificate for
+	// ISTIO_MUTUAL servers (cert-chain.pem, key.pem, root-cert.pem); empty
+	// means DefaultWorkloadCertDir.
+	WorkloadCertDir string
 }
 
 func (id Identity) withDefaults() Identity {
@@ -51,6 +55,9 @@ func (id Identity) withDefaults() Identity {
 	}
 	if id.DomainSuffix == "" {
 		id.DomainSuffix = DefaultDomainSuffix
+	}
+	if id.WorkloadCertDir == "" {
+		id.WorkloadCertDir = DefaultWorkloadCertDir
 	}
 	return id
 }
@@ -113,6 +120,10 @@ type builder struct {
 	selected map[string]bool
 	// refs are the clusters some route points at, by cluster name.
 	refs map[string]clusterRef
+	// namespaces are the Bundle's Namespaces by name, and gateway is this
+	// gateway's position for locality-aware load balancing (topology.go).
+	namespaces map[string]*resource.Namespace
+	gateway    position
 }
 
 // report records a diagnostic about a field of an object. The same

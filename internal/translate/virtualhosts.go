@@ -23,6 +23,10 @@ type contribution struct {
 // on one listener, oldest first.
 type listenerDomains map[string][]*contribution
 
+// requireTLS holds the domains of a listener that a server with
+// httpsRedirect produced.
+type requireTLS map[string]bool
+
 func (d listenerDomains) add(domain string, vs int, gateway string) {
 	cs := d[domain]
 	if n := len(cs); n > 0 && cs[n-1].vs == vs {
@@ -44,8 +48,10 @@ func (d listenerDomains) add(domain string, vs int, gateway string) {
 // match every request are then moved to the end.
 func (b *builder) bindVirtualServices(listeners []*listenerBuild) {
 	domains := make([]listenerDomains, len(listeners))
+	redirects := make([]requireTLS, len(listeners))
 	for i := range domains {
 		domains[i] = listenerDomains{}
+		redirects[i] = requireTLS{}
 	}
 	compiled := map[int]*compiledVS{}
 
@@ -63,6 +69,7 @@ func (b *builder) bindVirtualServices(listeners []*listenerBuild) {
 			continue
 		}
 		compiled[vi] = b.compileVirtualService(vs)
+		l4 := b.compileL4(vs)
 
 		matched := map[string]bool{}
 		placed := map[string]bool{}
@@ -73,6 +80,7 @@ func (b *builder) bindVirtualServices(listeners []*listenerBuild) {
 					continue
 				}
 				placed[srv.gateway] = true
+				bound := false
 				for _, sh := range srv.hosts {
 					for _, h := range hosts {
 						domain, ok := intersectHosts(sh.host, h)
@@ -84,10 +92,17 @@ func (b *builder) bindVirtualServices(listeners []*listenerBuild) {
 							continue
 						}
 						matched[srv.gateway] = true
-						if l.served {
+						bound = true
+						if srv.http {
 							domains[li].add(domain, vi, srv.gateway)
+							if srv.redirect {
+								redirects[li][domain] = true
+							}
 						}
 					}
+				}
+				if bound && !srv.http {
+					b.bindL4(l, srv, vs, l4)
 				}
 			}
 		}
@@ -100,9 +115,8 @@ func (b *builder) bindVirtualServices(listeners []*listenerBuild) {
 
 	cache := map[string][]*snapshot.Route{}
 	for li, l := range listeners {
-		if l.served {
-			l.out.VirtualHosts = b.virtualHosts(l, domains[li], compiled, cache)
-		}
+		l.out.VirtualHosts = b.virtualHosts(l, domains[li], redirects[li], compiled, cache)
+		b.buildChains(l)
 	}
 }
 
@@ -139,23 +153,29 @@ func (b *builder) vsGateways(vs *resource.VirtualService) (map[string]bool, []st
 	if len(bound) == 0 {
 		return set, nil
 	}
-	for i, r := range spec.Http {
-		for j, m := range r.GetMatch() {
-			for k, g := range m.GetGateways() {
-				if ref := resolveGatewayRef(g, vs.Namespace); ref != meshGateway && !set[ref] {
-					b.report(&vs.Meta, diag.Warning, CodeMatchGateway,
-						resource.JoinIndex(resource.JoinIndex(resource.JoinIndex("spec.http", i)+".match", j)+".gateways", k),
-						fmt.Sprintf("Gateway %s is not among the VirtualService's gateways, so this match never applies to it", ref),
-						"add it to spec.gateways too")
-				}
+	matchGateways := func(field string, gateways []string) {
+		for k, g := range gateways {
+			if ref := resolveGatewayRef(g, vs.Namespace); ref != meshGateway && !set[ref] {
+				b.report(&vs.Meta, diag.Warning, CodeMatchGateway, resource.JoinIndex(field+".gateways", k),
+					fmt.Sprintf("Gateway %s is not among the VirtualService's gateways, so this match never applies to it", ref),
+					"add it to spec.gateways too")
 			}
 		}
 	}
-	if len(spec.Tcp) > 0 {
-		b.report(&vs.Meta, diag.Warning, CodeL4Unsupported, "spec.tcp", "tcp routes are not supported yet; they are ignored", "")
+	for i, r := range spec.Http {
+		for j, m := range r.GetMatch() {
+			matchGateways(resource.JoinIndex(resource.JoinIndex("spec.http", i)+".match", j), m.GetGateways())
+		}
 	}
-	if len(spec.Tls) > 0 {
-		b.report(&vs.Meta, diag.Warning, CodeL4Unsupported, "spec.tls", "tls routes are not supported yet; they are ignored", "")
+	for i, r := range spec.Tls {
+		for j, m := range r.GetMatch() {
+			matchGateways(resource.JoinIndex(resource.JoinIndex("spec.tls", i)+".match", j), m.GetGateways())
+		}
+	}
+	for i, r := range spec.Tcp {
+		for j, m := range r.GetMatch() {
+			matchGateways(resource.JoinIndex(resource.JoinIndex("spec.tcp", i)+".match", j), m.GetGateways())
+		}
 	}
 	return set, bound
 }
@@ -210,15 +230,23 @@ func (b *builder) reportNoHostMatch(vs *resource.VirtualService, gateway string,
 }
 
 // virtualHosts builds a listener's virtual hosts. Domains served by the
-// same VirtualServices for the same Gateways share one virtual host;
-// virtual hosts are sorted by name, which is their domains joined by ",".
-func (b *builder) virtualHosts(l *listenerBuild, domains listenerDomains, compiled map[int]*compiledVS,
-	cache map[string][]*snapshot.Route,
+// same VirtualServices for the same Gateways, and alike in requiring TLS,
+// share one virtual host; virtual hosts are sorted by name, which is their
+// domains joined by ",".
+//
+// As in Istio, a host of an httpsRedirect server that no VirtualService
+// serves still gets a virtual host, without routes, so that its requests
+// are redirected rather than answered 404.
+func (b *builder) virtualHosts(l *listenerBuild, domains listenerDomains, redirects requireTLS,
+	compiled map[int]*compiledVS, cache map[string][]*snapshot.Route,
 ) []*snapshot.VirtualHost {
 	groups := map[string][]string{}
 	var order []string
 	for _, domain := range sortedKeys(domains) {
 		sig := signature(domains[domain])
+		if redirects[domain] {
+			sig += "|tls"
+		}
 		if _, ok := groups[sig]; !ok {
 			order = append(order, sig)
 		}
@@ -230,22 +258,39 @@ func (b *builder) virtualHosts(l *listenerBuild, domains listenerDomains, compil
 		names := groups[sig]
 		var routes []*snapshot.Route
 		for _, c := range domains[names[0]] {
-			key := strconv.Itoa(c.vs) + "|" + strconv.FormatUint(uint64(l.out.Port), 10) + "|" + strings.Join(sortedKeys(c.gateways), ",")
+			tls := l.family == familyTLS
+			key := strconv.Itoa(c.vs) + "|" + strconv.FormatUint(uint64(l.out.Port), 10) + "|" + strconv.FormatBool(tls) +
+				"|" + strings.Join(sortedKeys(c.gateways), ",")
 			rs, ok := cache[key]
 			if !ok {
-				rs = b.instantiate(compiled[c.vs], l.out.Port, c.gateways)
+				rs = b.instantiate(compiled[c.vs], l.out.Port, tls, c.gateways)
 				cache[key] = rs
 			}
 			routes = append(routes, rs...)
 		}
-		if len(routes) == 0 {
+		if len(routes) == 0 && !redirects[names[0]] {
 			continue
 		}
 		out = append(out, &snapshot.VirtualHost{
-			Name:    strings.Join(names, ","),
-			Domains: names,
-			Routes:  sortCatchAllLast(routes),
+			Name:       strings.Join(names, ","),
+			Domains:    names,
+			Routes:     sortCatchAllLast(routes),
+			RequireTLS: redirects[names[0]],
 		})
+	}
+	for _, srv := range l.servers {
+		if !srv.redirect {
+			continue
+		}
+		for _, sh := range srv.hosts {
+			if _, ok := domains[sh.host]; ok || redirects[sh.host] {
+				continue
+			}
+			redirects[sh.host] = true
+			out = append(out, &snapshot.VirtualHost{
+				Name: sh.host, Domains: []string{sh.host}, Routes: []*snapshot.Route{}, RequireTLS: true,
+			})
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out

@@ -1,7 +1,19 @@
-// Package listener owns the gateway's sockets. Reconcile makes the set of
-// bound sockets equal to a snapshot's listeners: it opens new sockets
-// before closing removed ones, and an unchanged socket is never touched,
-// so a reload neither refuses nor drops connections.
+// Package listener owns the gateway's sockets. Open makes the set of bound
+// sockets equal to a snapshot's listeners: it opens new sockets before
+// closing removed ones, and a socket whose address and kind are unchanged
+// is never re-bound, so a reload neither refuses nor drops connections;
+// it only receives the new configuration (certificates, chains, routes).
+//
+// A socket is one of three kinds, from its listener's protocol:
+//
+//   - HTTP: plain-text HTTP/1.1 and h2c, served by net/http.
+//   - TLS (HTTPS and TLS servers): the ClientHello is read without
+//     terminating TLS and its SNI chooses a filter chain. A terminating
+//     chain completes the handshake (ALPN h2 or http/1.1) and hands the
+//     connection to net/http, or to the TCP proxy for non-HTTP TLS; a
+//     PASSTHROUGH chain proxies the untouched bytes. HTTPS and
+//     PASSTHROUGH servers can thus share a port.
+//   - TCP: every connection is proxied (package tcpproxy).
 package listener
 
 import (
@@ -12,8 +24,13 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
+
+	"github.com/meshgate/meshgate/internal/dataplane/tcpproxy"
+	"github.com/meshgate/meshgate/internal/snapshot"
+	"github.com/meshgate/meshgate/internal/telemetry/accesslog"
 )
 
 // Server-side HTTP limits. Envoy's defaults where it has one: 60 KiB of
@@ -28,89 +45,165 @@ const (
 // HandlerFunc returns the handler for the socket at a listen address.
 type HandlerFunc func(address string) http.Handler
 
-// Manager keeps one HTTP server per listen address.
+// Options configure a Manager.
+type Options struct {
+	// Handler gives each HTTP and TLS socket its request handler.
+	Handler HandlerFunc
+	// Dialer connects L4 routes to their clusters. Without one, TCP and
+	// PASSTHROUGH connections are closed.
+	Dialer tcpproxy.Dialer
+	// TCPIdleTimeout is the L4 idle timeout (0: tcpproxy's default, 1h).
+	TCPIdleTimeout time.Duration
+	// AccessLog receives a record per L4 connection; nil disables it.
+	AccessLog *accesslog.Logger
+	Logger    *slog.Logger
+}
+
+// Manager keeps one socket per listen address.
 type Manager struct {
-	handler HandlerFunc
-	logger  *slog.Logger
+	opts   Options
+	logger *slog.Logger
 
 	mu      sync.Mutex
-	servers map[string]*server
+	sockets map[string]*socket
+	// retired are sockets replaced by Open (their kind changed); the next
+	// CloseExcept drains them.
+	retired []*socket
 }
 
-type server struct {
-	http *http.Server
-	ln   net.Listener
-	done chan struct{}
-}
-
-// NewManager returns a Manager whose servers take their handler from h.
-func NewManager(h HandlerFunc, logger *slog.Logger) *Manager {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+// NewManager returns a Manager.
+func NewManager(opts Options) *Manager {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{handler: h, logger: logger, servers: make(map[string]*server)}
+	if opts.Dialer == nil {
+		opts.Dialer = noDialer{}
+	}
+	return &Manager{opts: opts, logger: opts.Logger, sockets: make(map[string]*socket)}
 }
 
-// Open binds every address in want that is not bound yet. It returns the
-// addresses it could not bind, joined into one error; the others are
-// serving when it returns.
-func (m *Manager) Open(want []string) error {
+// Address is the address a listener binds: its Bind IP (all addresses
+// when empty) and BindPort.
+func Address(l *snapshot.Listener) string {
+	return net.JoinHostPort(l.Bind, strconv.FormatUint(uint64(l.BindPort), 10))
+}
+
+// Open binds every listener in want whose address is not bound yet, and
+// gives every bound one its new configuration. A socket whose kind
+// changed (HTTP, TLS, TCP) is replaced: the old one stops accepting at
+// once and is drained by the next CloseExcept. A filter chain whose
+// certificates cannot be loaded is logged and refuses its connections;
+// the rest of the listener serves. Open returns the addresses it could not
+// bind, joined into one error; the others are serving when it returns.
+func (m *Manager) Open(want []*snapshot.Listener) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var errs []error
-	for _, addr := range want {
-		if _, ok := m.servers[addr]; ok {
-			continue
+	for _, l := range want {
+		addr := Address(l)
+		cfg := m.compile(addr, l)
+		k := kindOf(l)
+		if s := m.sockets[addr]; s != nil {
+			if s.kind == k {
+				s.cfg.Store(cfg)
+				continue
+			}
+			m.logger.Info("replacing listener", "address", addr, "from", s.kind.String(), "to", k.String())
+			s.stopAccepting()
+			m.retired = append(m.retired, s)
+			delete(m.sockets, addr)
 		}
-		ln, err := net.Listen("tcp", addr)
+		s, err := m.bind(addr, k, cfg)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("listen %s: %w", addr, err))
 			continue
 		}
-		srv := &server{http: newHTTPServer(m.handler(addr)), ln: ln, done: make(chan struct{})}
-		m.servers[addr] = srv
-		m.logger.Info("listening", "address", ln.Addr().String())
-		go func() {
-			defer close(srv.done)
-			if err := srv.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
-				m.logger.Error("listener stopped", "address", addr, "error", err)
-			}
-		}()
+		m.sockets[addr] = s
+		m.logger.Info("listening", "address", s.ln.Addr().String(), "kind", k.String())
+		go s.serve()
 	}
 	return errors.Join(errs...)
 }
 
+// compile prepares a listener's configuration, loading its certificates.
+func (m *Manager) compile(addr string, l *snapshot.Listener) *socketConfig {
+	cfg := &socketConfig{spec: l}
+	for _, fc := range l.Chains {
+		ch := newChain(fc)
+		if ch.err != nil {
+			m.logger.Error("TLS filter chain unavailable; its connections are refused",
+				"address", addr, "server", fc.Server, "server_names", fc.ServerNames, "error", ch.err)
+		}
+		cfg.chains = append(cfg.chains, ch)
+	}
+	if kindOf(l) == kindHTTP {
+		cfg.redirects = redirectTable(cfg)
+	}
+	return cfg
+}
+
+func (m *Manager) bind(addr string, k kind, cfg *socketConfig) (*socket, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &socket{
+		addr: addr, kind: k, ln: ln, logger: m.logger,
+		ctx: ctx, cancel: cancel, done: make(chan struct{}),
+	}
+	s.cfg.Store(cfg)
+	switch k {
+	case kindHTTP:
+		s.http = newHTTPServer(s.requireTLS(m.opts.Handler(addr)))
+	case kindTLS:
+		s.http = newHTTPServer(s.misdirected(m.opts.Handler(addr)))
+		s.handoff = newHandoff(ln.Addr())
+	}
+	if k != kindHTTP {
+		s.proxy = tcpproxy.New(tcpproxy.Options{
+			Dialer:      m.opts.Dialer,
+			IdleTimeout: m.opts.TCPIdleTimeout,
+			AccessLog:   m.opts.AccessLog,
+			Logger:      m.logger,
+		})
+	}
+	return s, nil
+}
+
 // CloseExcept stops accepting on every socket not in keep before it
 // returns, so a later Open may bind the same address again at once. The
-// returned function waits, bounded by its context, for the requests in
-// flight on those sockets to finish.
+// returned function waits, bounded by its context, for the connections
+// of those sockets, and of sockets Open replaced, to finish, and closes
+// the ones still open when the context ends.
 func (m *Manager) CloseExcept(keep []string) (drain func(context.Context)) {
 	keepSet := make(map[string]bool, len(keep))
 	for _, a := range keep {
 		keepSet[a] = true
 	}
 	m.mu.Lock()
-	var closing []*server
-	for addr, srv := range m.servers {
+	closing := m.retired
+	m.retired = nil
+	for addr, s := range m.sockets {
 		if !keepSet[addr] {
-			_ = srv.ln.Close()
-			closing = append(closing, srv)
-			delete(m.servers, addr)
+			s.stopAccepting()
+			closing = append(closing, s)
+			delete(m.sockets, addr)
 			m.logger.Info("closing listener", "address", addr)
 		}
 	}
 	m.mu.Unlock()
 	return func(ctx context.Context) {
 		var wg sync.WaitGroup
-		for _, srv := range closing {
-			wg.Go(func() { _ = srv.http.Shutdown(ctx) })
+		for _, s := range closing {
+			wg.Go(func() { s.drain(ctx) })
 		}
 		wg.Wait()
 	}
 }
 
-// Shutdown closes every socket and waits for in-flight requests, bounded
-// by ctx.
+// Shutdown closes every socket and waits for in-flight requests and
+// connections, bounded by ctx.
 func (m *Manager) Shutdown(ctx context.Context) {
 	m.CloseExcept(nil)(ctx)
 }
@@ -119,12 +212,23 @@ func (m *Manager) Shutdown(ctx context.Context) {
 func (m *Manager) Addresses() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]string, 0, len(m.servers))
-	for a := range m.servers {
+	out := make([]string, 0, len(m.sockets))
+	for a := range m.sockets {
 		out = append(out, a)
 	}
 	sort.Strings(out)
 	return out
+}
+
+// BoundAddress returns the address a socket actually bound (useful when
+// the configured port is 0), or "" when address is not bound.
+func (m *Manager) BoundAddress(address string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s := m.sockets[address]; s != nil {
+		return s.ln.Addr().String()
+	}
+	return ""
 }
 
 func newHTTPServer(h http.Handler) *http.Server {
@@ -139,8 +243,17 @@ func newHTTPServer(h http.Handler) *http.Server {
 	}
 	srv.Protocols = new(http.Protocols)
 	srv.Protocols.SetHTTP1(true)
+	// HTTP/2 over TLS, negotiated by ALPN on TLS sockets.
+	srv.Protocols.SetHTTP2(true)
 	// Cleartext HTTP/2 with prior knowledge (h2c), which gRPC clients use
 	// against plain-text gateway ports.
 	srv.Protocols.SetUnencryptedHTTP2(true)
 	return srv
+}
+
+// noDialer is the Dialer of a Manager given none.
+type noDialer struct{}
+
+func (noDialer) DialCluster(context.Context, string) (net.Conn, string, error) {
+	return nil, "", errors.New("no L4 dialer configured")
 }

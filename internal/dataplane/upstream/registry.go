@@ -24,21 +24,41 @@ const (
 
 // Registry owns what must survive snapshot swaps: one lb.Host per cluster
 // and endpoint address (its active-request count feeds LEAST_REQUEST; Envoy
-// also keeps hosts per cluster) and one transport per distinct transport
-// setting (its connection pool).
+// also keeps hosts per cluster), one transport per distinct transport
+// setting (its connection pool), and per cluster name the outlier
+// detector, its sweep schedule and the spillover counters.
 type Registry struct {
+	// mu serialises Build, Forget and Sweep: a sweep never runs on a
+	// detector that a concurrent Build is carrying over to a new one.
 	mu         sync.Mutex
+	now        func() time.Time
 	hosts      map[hostKey]*lb.Host
 	transports map[transportKey]*http.Transport
+	clusters   map[string]*clusterState
+	// current is the Set built last: the one requests use, and the one
+	// Sweep rebuilds pickers for.
+	current *Set
 }
 
 type hostKey struct{ cluster, address string }
 
-// NewRegistry returns an empty registry.
-func NewRegistry() *Registry {
+// clusterState is what a cluster keeps across snapshots, by name.
+type clusterState struct {
+	outlier outlierState
+	spill   *spillCounters
+}
+
+// NewRegistry returns an empty registry. now is the clock of outlier
+// detection (ejection times, sweep schedule); nil selects time.Now.
+func NewRegistry(now func() time.Time) *Registry {
+	if now == nil {
+		now = time.Now
+	}
 	return &Registry{
+		now:        now,
 		hosts:      make(map[hostKey]*lb.Host),
 		transports: make(map[transportKey]*http.Transport),
+		clusters:   make(map[string]*clusterState),
 	}
 }
 
@@ -49,7 +69,8 @@ type transportKey struct {
 
 // host returns the host of a cluster's endpoint, reusing the one from the
 // previous snapshot when its weight is unchanged. Pickers read Weight
-// without synchronisation, so a changed weight means a new Host.
+// without synchronisation, so a changed weight means a new Host (and, as
+// outlier state is keyed by Host, a fresh detector state for it).
 func (r *Registry) host(cluster, address string, weight uint32) *lb.Host {
 	k := hostKey{cluster, address}
 	if weight == 0 {
@@ -61,6 +82,16 @@ func (r *Registry) host(cluster, address string, weight uint32) *lb.Host {
 	h := lb.NewHost(address, weight)
 	r.hosts[k] = h
 	return h
+}
+
+// state returns the cross-snapshot state of the named cluster.
+func (r *Registry) state(name string) *clusterState {
+	st := r.clusters[name]
+	if st == nil {
+		st = &clusterState{}
+		r.clusters[name] = st
+	}
+	return st
 }
 
 func (r *Registry) transport(k transportKey) *http.Transport {
@@ -93,8 +124,8 @@ func (r *Registry) transport(k transportKey) *http.Transport {
 	return t
 }
 
-// Forget drops hosts no longer referenced by the given set and closes idle
-// connections of transports it no longer uses.
+// Forget drops hosts and cluster state no longer referenced by the given
+// set and closes idle connections of transports it no longer uses.
 func (r *Registry) Forget(live *Set) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -109,6 +140,11 @@ func (r *Registry) Forget(live *Set) {
 	for k, h := range r.hosts {
 		if !used[h] {
 			delete(r.hosts, k)
+		}
+	}
+	for name := range r.clusters {
+		if live.clusters[name] == nil {
+			delete(r.clusters, name)
 		}
 	}
 	for k, t := range r.transports {

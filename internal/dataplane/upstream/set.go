@@ -2,8 +2,12 @@ package upstream
 
 import (
 	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/meshgate/meshgate/internal/lb"
+	"github.com/meshgate/meshgate/internal/outlier"
 	"github.com/meshgate/meshgate/internal/snapshot"
 )
 
@@ -12,10 +16,28 @@ type Cluster struct {
 	Spec *snapshot.Cluster
 	// Hosts is parallel to Spec.Endpoints.
 	Hosts     []*lb.Host
-	Picker    lb.Picker
 	Transport http.RoundTripper
 
 	key transportKey
+	now func() time.Time
+	rnd lb.Rand
+
+	// fast is the plain picker of a cluster with one priority, every
+	// endpoint healthy by its source, no outlier detection and no
+	// locality weighting: nothing can change its host set until the next
+	// snapshot, so it is built once and Pick goes straight to it.
+	fast lb.Picker
+	// plan and bal serve every other cluster: plan is the fixed grouping
+	// into priorities and localities, bal the picker built from it for the
+	// hosts' current health, replaced whenever that health changes.
+	plan *plan
+	bal  atomic.Pointer[balancer]
+	// rebuildMu makes rebuilds read health and publish in one step, so the
+	// picker published last reflects every change made before it started.
+	rebuildMu sync.Mutex
+
+	detector *outlier.Detector // nil without outlier detection
+	spill    *spillCounters    // nil without spillover
 }
 
 // Set is the runtime view of every cluster of one snapshot. It is
@@ -33,23 +55,44 @@ func (s *Set) Cluster(name string) *Cluster {
 }
 
 // Build creates the runtime clusters for a snapshot, reusing the registry's
-// hosts and transports.
+// hosts and transports and carrying each cluster's outlier state over by
+// name, so ejections and failure counters of hosts that remain survive the
+// reload.
 func (r *Registry) Build(snap *snapshot.Snapshot, opts lb.Options) *Set {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	now := r.now()
+	rnd := opts.Rand
+	if rnd == nil {
+		rnd = globalRand{}
+	}
 	set := &Set{clusters: make(map[string]*Cluster, len(snap.Clusters))}
 	for _, sc := range snap.Clusters {
 		c := &Cluster{
 			Spec:  sc,
 			Hosts: make([]*lb.Host, len(sc.Endpoints)),
 			key:   transportKey{protocol: sc.UpstreamProtocol, connectTimeout: sc.ConnectTimeout},
+			now:   r.now,
+			rnd:   rnd,
 		}
 		for i, ep := range sc.Endpoints {
 			c.Hosts[i] = r.host(sc.Name, ep.Address, ep.Weight)
 		}
-		c.Picker = lb.New(sc.LB, c.Hosts, opts)
+		st := r.state(sc.Name)
+		st.outlier.update(sc.Outlier, c.Hosts, now)
+		c.detector = st.outlier.detector
+		if sc.Spillover != nil {
+			if st.spill == nil {
+				st.spill = &spillCounters{}
+			}
+			c.spill = st.spill
+		} else {
+			st.spill = nil
+		}
+		c.initBalancing(opts)
 		c.Transport = r.transport(c.key)
 		set.clusters[sc.Name] = c
 	}
+	r.current = set
 	return set
 }
