@@ -19,7 +19,6 @@ import (
 	"github.com/meshgate/meshgate/internal/admin"
 	"github.com/meshgate/meshgate/internal/dataplane"
 	"github.com/meshgate/meshgate/internal/dataplane/listener"
-	"github.com/meshgate/meshgate/internal/dataplane/tcpproxy"
 	"github.com/meshgate/meshgate/internal/diag"
 	"github.com/meshgate/meshgate/internal/pipeline"
 	"github.com/meshgate/meshgate/internal/resource"
@@ -95,7 +94,7 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 	g.listeners = listener.NewManager(listener.Options{
 		Handler: g.data.Handler,
 		// L4 routes dial the endpoints the serving snapshot lists, in turn.
-		Dialer:    &tcpproxy.EndpointDialer{Snapshot: g.data.Snapshot},
+		Dialer:    g.data,
 		AccessLog: access,
 		Logger:    opts.Logger.With("component", "listener"),
 	})
