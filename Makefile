@@ -7,7 +7,7 @@ FUZZTIME  ?= 30s
 export GOTOOLCHAIN ?= local
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: all build test test-short vet fmt-check golden fuzz bench tools demo
+.PHONY: all build test test-short vet fmt-check golden fuzz bench tools kube-control-plane demo
 
 all: build
 
@@ -23,6 +23,11 @@ tools:
 			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl) >/dev/null; \
 		fi; }
 
+## kube-control-plane: etcd and a kube-apiserver for the Kubernetes source's
+## tests (the apiserver is built once, ~6 minutes, then cached).
+kube-control-plane:
+	@GO=$(GO) bash hack/kube-control-plane.sh >/dev/null
+
 vet:
 	$(GO) vet $(PKGS)
 
@@ -31,7 +36,7 @@ fmt-check:
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 ## test: vet, gofmt check, and every test with the race detector.
-test: tools fmt-check vet
+test: tools kube-control-plane fmt-check vet
 	$(GO) test -race -shuffle=on -timeout 20m $(PKGS)
 
 test-short:

@@ -18,6 +18,7 @@ const usage = `meshgate: an Istio-compatible ingress gateway
 Usage:
   meshgate serve --config DIR [flags]   serve the configuration in DIR (watched)
   meshgate validate PATH...             check configuration files; exit 1 on errors
+  meshgate explain --config DIR URL     explain which route, cluster and endpoint serve a request
   meshgate demo                         serve an 80/20 canary with built-in backends
   meshgate echo --name N --listen ADDR  run an echo backend (for examples)
   meshgate version                      print the version
@@ -42,6 +43,8 @@ func run(args []string) int {
 		return serveCmd(ctx, rest)
 	case "validate":
 		return validateCmd(rest)
+	case "explain":
+		return explainCmd(ctx, rest)
 	case "demo":
 		return demoCmd(ctx, rest)
 	case "echo":

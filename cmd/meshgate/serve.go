@@ -25,12 +25,21 @@ func serveCmd(ctx context.Context, args []string) int {
 	)
 	fs.Var(&configs, "config", "configuration directory or file (repeatable)")
 	id.register(fs)
+	var kf kubeFlags
+	kf.register(fs, &id)
+	var tf topologyFlags
+	tf.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	configs = append(configs, fs.Args()...)
-	if len(configs) == 0 {
-		fmt.Fprintln(os.Stderr, "meshgate serve: --config DIR is required")
+	useKube := kf.enabled(configs)
+	switch {
+	case useKube && len(configs) > 0:
+		fmt.Fprintln(os.Stderr, "meshgate serve: give either --config or --kubeconfig, not both")
+		return 2
+	case !useKube && len(configs) == 0:
+		fmt.Fprintln(os.Stderr, "meshgate serve: --config DIR or --kubeconfig FILE is required (in a Pod, the in-cluster configuration is used when neither is given)")
 		return 2
 	}
 	logger, err := newLogger(*logLevel)
@@ -38,7 +47,20 @@ func serveCmd(ctx context.Context, args []string) int {
 		fmt.Fprintln(os.Stderr, "meshgate serve:", err)
 		return 2
 	}
+	var source app.Source
+	if useKube {
+		// Before id.identity(): the cluster may complete the identity.
+		if source, err = kf.source(ctx, fs, &id, logger); err != nil {
+			fmt.Fprintln(os.Stderr, "meshgate serve:", err)
+			return 2
+		}
+	}
 	identity, err := id.identity()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "meshgate serve:", err)
+		return 2
+	}
+	topology, err := tf.topology(fs)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "meshgate serve:", err)
 		return 2
@@ -50,14 +72,20 @@ func serveCmd(ctx context.Context, args []string) int {
 	}
 	defer closeAccess()
 
-	gw, err := app.Start(ctx, app.Options{
+	// The gateway also stops when a new process takes its sockets over,
+	// without a signal.
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	gw, err := app.Start(runCtx, app.Options{
 		ConfigPaths:     configs,
+		Source:          source,
 		Identity:        identity,
 		AdminAddr:       *adminAddr,
 		StatusAddr:      *status,
 		Logger:          logger,
 		AccessLog:       access,
 		ShutdownTimeout: *shutdown,
+		Topology:        topology,
 	})
 	if err != nil {
 		logger.Error("start failed", "error", err)
@@ -70,9 +98,12 @@ func serveCmd(ctx context.Context, args []string) int {
 	case err := <-gw.Errors():
 		logger.Error("stopping", "error", err)
 		code = 1
+	case <-gw.HandedOver():
+		logger.Info("a new process took the listening sockets over")
 	}
 	logger.Info("shutting down")
 	gw.Shutdown()
+	stopRun()
 	gw.Wait()
 	return code
 }

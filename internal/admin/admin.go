@@ -72,12 +72,29 @@ func StatusHandler(g Gateway) http.Handler {
 // readiness answers like Envoy's /ready: 200 "LIVE" once serving, else 503.
 func readiness(w http.ResponseWriter, g Gateway) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if g.Ready() {
-		_, _ = w.Write([]byte("LIVE\n"))
-		return
+	// Details (a source still syncing, an API server lost while the last
+	// configuration keeps serving) follow the state, one per line; probes
+	// read only the status code.
+	var details []string
+	if d, ok := g.(interface{ ReadinessDetails() []string }); ok {
+		details = d.ReadinessDetails()
 	}
-	w.WriteHeader(http.StatusServiceUnavailable)
-	_, _ = w.Write([]byte("PRE_INITIALIZING\n"))
+	ready := g.Ready()
+	state := "LIVE\n"
+	if !ready {
+		state = "PRE_INITIALIZING\n"
+	}
+	// A gateway that knows better (DRAINING once shutdown began) says so.
+	if s, ok := g.(interface{ ReadinessState() string }); ok {
+		state = s.ReadinessState() + "\n"
+	}
+	if !ready {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	_, _ = w.Write([]byte(state))
+	for _, line := range details {
+		_, _ = w.Write([]byte(line + "\n"))
+	}
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

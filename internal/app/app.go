@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +36,10 @@ type Options struct {
 	// Bundle, when set, is served as-is instead of reading ConfigPaths
 	// (used by the demo and by tests).
 	Bundle *resource.Bundle
+	// Source, when set, is read instead of ConfigPaths (the Kubernetes
+	// source). If it implements SourceStatus, the gateway is ready only
+	// once it has synced, and its problems show in the readiness details.
+	Source Source
 
 	Identity translate.Identity
 
@@ -51,8 +56,30 @@ type Options struct {
 	// finish at shutdown.
 	ShutdownTimeout time.Duration
 
+	// Topology is the gateway's place behind load balancers (trusted
+	// hops, PROXY protocol, XFCC) and how it drains and hands over its
+	// sockets (lifecycle.go).
+	Topology Topology
+
 	// Rand makes balancing deterministic in tests; nil in production.
 	Rand dataplane.Rand
+}
+
+// Source produces configuration: a complete Bundle at first and after
+// every change, until ctx is done. Sends should not block for long: a
+// source that has a newer Bundle replaces the one not yet taken.
+type Source interface {
+	Run(ctx context.Context, out chan<- pipeline.Update) error
+}
+
+// SourceStatus is implemented by sources whose state matters to
+// readiness.
+type SourceStatus interface {
+	// Synced reports whether the source has read all of its input once.
+	Synced() bool
+	// Problems describes what is wrong now, one line each (an API server
+	// that cannot be reached, say); the last configuration keeps serving.
+	Problems() []string
 }
 
 // Gateway is a running gateway.
@@ -69,6 +96,7 @@ type Gateway struct {
 	stopping atomic.Bool
 	wg       sync.WaitGroup
 	runErr   chan error
+	lc       lifecycle
 }
 
 // Start binds the admin and status ports, starts the configuration source
@@ -81,7 +109,24 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 	if opts.ShutdownTimeout == 0 {
 		opts.ShutdownTimeout = 10 * time.Second
 	}
+	if err := opts.Topology.Forwarded.Validate(); err != nil {
+		return nil, err
+	}
 	g := &Gateway{opts: opts, logger: opts.Logger, runErr: make(chan error, 1)}
+	g.lc.handedOver = make(chan struct{})
+	inherited, err := g.startHandover(ctx)
+	if err != nil {
+		return nil, err
+	}
+	g.lc.inherited = map[string]net.Listener{}
+	dataSockets := map[string]net.Listener{}
+	for name, ln := range inherited {
+		if a, ok := strings.CutPrefix(name, "data:"); ok {
+			dataSockets[a] = ln
+		} else {
+			g.lc.inherited[name] = ln
+		}
+	}
 	var access *accesslog.Logger
 	if opts.AccessLog != nil {
 		access = accesslog.New(slog.New(slog.NewJSONHandler(opts.AccessLog, nil)))
@@ -94,30 +139,48 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 	g.listeners = listener.NewManager(listener.Options{
 		Handler: g.data.Handler,
 		// L4 routes dial the endpoints the serving snapshot lists, in turn.
-		Dialer:    g.data,
-		AccessLog: access,
-		Logger:    opts.Logger.With("component", "listener"),
+		Dialer:        g.data,
+		AccessLog:     access,
+		Logger:        opts.Logger.With("component", "listener"),
+		Forwarded:     &g.opts.Topology.Forwarded,
+		ProxyProtocol: opts.Topology.ProxyProtocol,
+		ReusePort:     opts.Topology.ReusePort,
+		Inherited:     dataSockets,
 	})
 	g.pipe = pipeline.New(opts.Identity, g, opts.Logger.With("component", "pipeline"))
 
-	var err error
 	if opts.AdminAddr != "" {
-		if g.adminLn, err = g.serve(opts.AdminAddr, admin.Handler(g)); err != nil {
+		if g.adminLn, err = g.serve(ctx, "admin", opts.AdminAddr, admin.Handler(g)); err != nil {
 			g.closeServers(context.Background())
 			return nil, fmt.Errorf("admin: %w", err)
 		}
 	}
 	if opts.StatusAddr != "" {
-		if g.statusLn, err = g.serve(opts.StatusAddr, admin.StatusHandler(g)); err != nil {
+		if g.statusLn, err = g.serve(ctx, "status", opts.StatusAddr, admin.StatusHandler(g)); err != nil {
 			g.closeServers(context.Background())
 			return nil, fmt.Errorf("status: %w", err)
 		}
 	}
+	for name, ln := range g.lc.inherited {
+		// Handed over, but no longer configured here.
+		_ = ln.Close()
+		delete(g.lc.inherited, name)
+	}
 
 	updates := make(chan pipeline.Update, 1)
-	if opts.Bundle != nil {
+	switch {
+	case opts.Bundle != nil:
 		updates <- pipeline.Update{Bundle: opts.Bundle}
-	} else {
+	case opts.Source != nil:
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			if err := opts.Source.Run(ctx, updates); err != nil && !errors.Is(err, context.Canceled) {
+				g.logger.Error("configuration source stopped", "error", err)
+				g.runErr <- err
+			}
+		}()
+	default:
 		src := file.New(opts.ConfigPaths, opts.Logger.With("component", "source"))
 		fileUpdates := make(chan file.Update, 1)
 		g.wg.Add(2)
@@ -149,30 +212,37 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 		defer g.wg.Done()
 		g.pipe.Run(ctx, updates)
 	}()
+	if err := g.finishHandover(ctx); err != nil {
+		g.logger.Error("listener hand-over unavailable", "error", err)
+	}
 	return g, nil
 }
 
-func (g *Gateway) serve(addr string, h http.Handler) (net.Listener, error) {
-	ln, err := net.Listen("tcp", addr)
+func (g *Gateway) serve(ctx context.Context, kind, addr string, h http.Handler) (net.Listener, error) {
+	ln, inherited, err := g.listen(kind, addr)
 	if err != nil {
 		return nil, err
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	g.servers = append(g.servers, srv)
-	go func() { _ = srv.Serve(ln) }()
+	if inherited {
+		g.serveWhenReady(ctx, srv, ln)
+	} else {
+		go func() { _ = srv.Serve(ln) }()
+	}
 	return ln, nil
 }
 
-// Publish makes a snapshot live: new sockets open first, then requests
-// switch to the new configuration, then sockets no longer configured
-// close gracefully.
+// Publish makes a snapshot live: requests switch to the new
+// configuration, then new sockets open (so their first request finds its
+// routes), then sockets no longer configured close gracefully.
 func (g *Gateway) Publish(snap *snapshot.Snapshot) error {
 	addrs := make([]string, 0, len(snap.Listeners))
 	for _, l := range snap.Listeners {
 		addrs = append(addrs, dataplane.SocketAddress(l))
 	}
-	err := g.listeners.Open(snap.Listeners)
 	g.data.Apply(snap)
+	err := g.listeners.Open(snap.Listeners)
 	// Removed sockets stop accepting now; only the wait for their
 	// in-flight requests happens in the background.
 	drain := g.listeners.CloseExcept(addrs)
@@ -187,7 +257,7 @@ func (g *Gateway) Publish(snap *snapshot.Snapshot) error {
 // Ready reports whether the first configuration is serving on every
 // configured listener and shutdown has not begun.
 func (g *Gateway) Ready() bool {
-	if g.stopping.Load() {
+	if g.stopping.Load() && !g.handedOverReady() {
 		return false
 	}
 	select {
@@ -195,7 +265,21 @@ func (g *Gateway) Ready() bool {
 	default:
 		return false
 	}
+	if s, ok := g.opts.Source.(SourceStatus); ok && !s.Synced() {
+		return false
+	}
 	return g.pipe.Status().PublishError == ""
+}
+
+// ReadinessDetails explains readiness beyond yes or no: what the source
+// is waiting for or cannot reach, the configuration version, the
+// listeners and their connections, and the drain.
+func (g *Gateway) ReadinessDetails() []string {
+	var out []string
+	if s, ok := g.opts.Source.(SourceStatus); ok {
+		out = s.Problems()
+	}
+	return append(out, g.lifecycleDetails()...)
 }
 
 // WaitReady blocks until Ready or ctx ends.
@@ -239,19 +323,6 @@ func addrOf(ln net.Listener) string {
 
 // Errors delivers fatal errors from background components.
 func (g *Gateway) Errors() <-chan error { return g.runErr }
-
-// Shutdown stops the gateway: readiness fails at once, listeners stop
-// accepting, requests in flight finish (bounded by ShutdownTimeout), then
-// background work ends. The caller cancels the context given to Start
-// before or after calling Shutdown.
-func (g *Gateway) Shutdown() {
-	g.stopping.Store(true)
-	ctx, cancel := context.WithTimeout(context.Background(), g.opts.ShutdownTimeout)
-	defer cancel()
-	g.listeners.Shutdown(ctx)
-	g.data.Close()
-	g.closeServers(ctx)
-}
 
 // Wait blocks until the background goroutines started by Start end; they
 // end when Start's context is cancelled.

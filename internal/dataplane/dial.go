@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/meshgate/meshgate/internal/dataplane/tcpproxy"
+	"github.com/meshgate/meshgate/internal/dataplane/upstream"
 	"github.com/meshgate/meshgate/internal/lb"
 )
 
@@ -14,7 +15,9 @@ import (
 // same picker, outlier detection and active-connection accounting HTTP
 // requests use. A failed connect is a local-origin failure for outlier
 // detection and is retried on other endpoints, as Istio's default policy
-// retries connect failures.
+// retries connect failures. The connection counts against the cluster's
+// maxConnections; at the limit the dial fails with upstream.ErrOverflow,
+// as Envoy's TCP proxy refuses the connection.
 func (s *Server) DialCluster(ctx context.Context, cluster string) (net.Conn, string, error) {
 	st := s.state.Load()
 	if st == nil {
@@ -31,9 +34,14 @@ func (s *Server) DialCluster(ctx context.Context, cluster string) (net.Conn, str
 		if h == nil {
 			break
 		}
+		release, ok := c.TryConnection(h.Address)
+		if !ok {
+			return nil, h.Address, fmt.Errorf("%w: cluster %s is at maxConnections", upstream.ErrOverflow, cluster)
+		}
 		d := net.Dialer{Timeout: c.Spec.ConnectTimeout}
 		conn, err := d.DialContext(ctx, "tcp", h.Address)
 		if err != nil {
+			release()
 			if ctx.Err() == nil {
 				c.Report(h, 0, true)
 			}
@@ -42,7 +50,7 @@ func (s *Server) DialCluster(ctx context.Context, cluster string) (net.Conn, str
 			continue
 		}
 		h.Begin()
-		return &hostConn{Conn: conn, host: h}, h.Address, nil
+		return &hostConn{Conn: conn, host: h, release: release}, h.Address, nil
 	}
 	if lastErr != nil {
 		return nil, "", lastErr
@@ -54,12 +62,16 @@ func (s *Server) DialCluster(ctx context.Context, cluster string) (net.Conn, str
 // LEAST_REQUEST and spillover see long-lived connections.
 type hostConn struct {
 	net.Conn
-	host *lb.Host
-	once sync.Once
+	host    *lb.Host
+	release func()
+	once    sync.Once
 }
 
 func (c *hostConn) Close() error {
-	c.once.Do(c.host.End)
+	c.once.Do(func() {
+		c.host.End()
+		c.release()
+	})
 	return c.Conn.Close()
 }
 

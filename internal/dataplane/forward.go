@@ -3,23 +3,18 @@ package dataplane
 import (
 	"context"
 	"errors"
-	"io"
-	"net"
+	"github.com/meshgate/meshgate/internal/dataplane/forwarded"
 	"net/http"
 	"net/http/httputil"
-	"strconv"
-	"syscall"
-	"time"
 
-	"github.com/meshgate/meshgate/internal/lb"
 	"github.com/meshgate/meshgate/internal/telemetry/accesslog"
 )
 
-// defaultRetries is Istio's built-in retry count when a route sets no
-// policy; the only failures it retries here are those where the request
-// provably never reached an upstream (connect failures, refused streams),
-// so retrying is always safe.
-const defaultRetries = 2
+// The reverse proxy (net/http/httputil) does what is subtle about
+// relaying HTTP: hop-by-hop headers, trailers, upgrades, flushing. The
+// gateway hooks into it at three points: rewrite prepares the outbound
+// request, attemptTransport makes the attempts (retry.go), and
+// modifyResponse or errorHandler finish the answer.
 
 // rewrite prepares the outbound request. ReverseProxy has already removed
 // hop-by-hop headers and the X-Forwarded-* set.
@@ -29,21 +24,24 @@ func rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.URL.Host = x.host.Address
 	// Envoy keeps the client's authority unless a rewrite says otherwise.
 	pr.Out.Host = pr.In.Host
-	// Envoy at the edge appends the peer address to X-Forwarded-For and
-	// sets X-Forwarded-Proto to the scheme the client used.
-	if ip, _, err := net.SplitHostPort(pr.In.RemoteAddr); err == nil {
-		if prior := pr.In.Header.Values("X-Forwarded-For"); len(prior) > 0 {
-			pr.Out.Header.Set("X-Forwarded-For", joinComma(prior)+", "+ip)
-		} else {
-			pr.Out.Header.Set("X-Forwarded-For", ip)
-		}
+	// The service upstream mode names the service for the sidecar that
+	// intercepts its address (meshgate.io/upstream: service).
+	if h := x.cluster.Spec.HostRewrite; h != "" {
+		pr.Out.Host = h
 	}
-	pr.Out.Header.Set("X-Forwarded-Proto", x.scheme)
+	// X-Forwarded-For / -Proto, x-envoy-external-address and XFCC as
+	// Envoy's connection manager decided them for this hop (trusted hops,
+	// PROXY protocol, client certificate mode).
+	forwarded.Apply(pr.In, pr.Out.Header)
 	// Without this, net/http would add its own User-Agent to requests that
 	// carried none.
 	if _, ok := pr.In.Header["User-Agent"]; !ok {
 		pr.Out.Header["User-Agent"] = nil
 	}
+	// Envoy finalises the request in this order: header operations
+	// (destination, then route), then the authority and path rewrites.
+	requestHeaders(pr.Out, x)
+	rewriteRequest(pr.Out, pr.In, x)
 }
 
 func joinComma(vs []string) string {
@@ -57,96 +55,67 @@ func joinComma(vs []string) string {
 	return out
 }
 
-// attemptTransport sends the request to the picked host and, when the
-// connection could not be established, retries on other hosts of the same
-// cluster, as Istio's default retry policy (connect-failure) does.
-type attemptTransport struct {
-	rand lb.Rand
-}
+// attemptTransport is the reverse proxy's transport: the attempts of a
+// request under its route's retry policy.
+type attemptTransport struct{ s *Server }
 
 func (t attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	x := exchangeFrom(req.Context())
-	start := time.Now()
-	for {
-		x.attempt++
-		x.host.Begin()
-		resp, err := x.cluster.Transport.RoundTrip(req)
-		reportOutcome(x.cluster, x.host, req, resp, err)
-		if err != nil || resp == nil {
-			x.host.End()
-		} else {
-			resp.Body = &hostReleasingBody{ReadCloser: resp.Body, host: x.host}
-			resp.Header.Set("X-Envoy-Upstream-Service-Time", strconv.FormatInt(time.Since(start).Milliseconds(), 10))
-		}
-		x.rec.UpstreamHost = x.host.Address
-		if err == nil || !isConnectFailure(err) || x.attempt > defaultRetries || !replayable(req) {
-			return resp, err
-		}
-		x.tried = append(x.tried, x.host)
-		x.lbReq.Exclude = x.tried
-		next := x.cluster.Pick(&x.lbReq)
-		if next == nil {
-			return resp, err
-		}
-		x.host = next
-		req.URL.Host = next.Address
-	}
+	return t.s.forward(req)
 }
 
-// replayable reports whether the request can be sent again: it has no
-// body, or the body was never read because the connection failed first.
-func replayable(req *http.Request) bool {
-	return req.Body == nil || req.Body == http.NoBody || req.ContentLength == 0
+// modifyResponse applies the route's response policies to an upstream
+// response before it is relayed.
+func modifyResponse(resp *http.Response) error {
+	decorate(resp.Header, exchangeFrom(resp.Request.Context()))
+	return nil
 }
 
-// hostReleasingBody ends the host's active-request count when the
-// response body is closed, so LEAST_REQUEST sees streaming responses as
-// active until they finish.
-type hostReleasingBody struct {
-	io.ReadCloser
-	host *lb.Host
-	done bool
-}
-
-func (b *hostReleasingBody) Close() error {
-	if !b.done {
-		b.done = true
-		b.host.End()
-	}
-	return b.ReadCloser.Close()
-}
-
-func isConnectFailure(err error) bool {
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		return true
-	}
-	return errors.Is(err, syscall.ECONNREFUSED)
-}
-
-func modifyResponse(*http.Response) error { return nil }
-
-// errorHandler answers a failed upstream exchange with Envoy's status
-// codes and bodies, and records the response flag.
+// errorHandler answers a request that got no upstream response with
+// Envoy's status codes and bodies, and records the response flag.
 func errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	x := exchangeFrom(r.Context())
-	switch {
-	case errors.Is(r.Context().Err(), context.Canceled):
+	var f *failure
+	if !errors.As(err, &f) {
+		// An error of the proxy itself, after the attempts.
+		f = classify(err, r.Context(), false)
+	}
+	const before = "upstream connect error or disconnect/reset before headers. "
+	reason := "reset reason: "
+	if x.attempt > 1 {
+		reason = "retried and the latest reset reason: "
+	}
+	switch f.kind {
+	case downstreamGone:
 		// The client went away; there is nobody to answer.
 		x.rec.Flags |= accesslog.DownstreamConnectionTermination
-		return
-	case isTimeout(err):
-		reply(w, x, http.StatusGatewayTimeout, accesslog.UpstreamRequestTimeout, "upstream request timeout")
-	case isConnectFailure(err):
-		reply(w, x, http.StatusServiceUnavailable, accesslog.UpstreamConnectionFailure,
-			"upstream connect error or disconnect/reset before headers. reset reason: connection failure")
+	case routeTimeout, perTryTimeout:
+		if f.kind == routeTimeout && x.clientDeadline {
+			decorate(w.Header(), x)
+			x.rec.Flags |= accesslog.UpstreamRequestTimeout
+			writeGRPCStatus(w, grpcDeadlineExceeded, "upstream request timeout")
+			return
+		}
+		localReply(w, x, http.StatusGatewayTimeout, accesslog.UpstreamRequestTimeout, "upstream request timeout")
+	case overflow:
+		w.Header().Set("X-Envoy-Overloaded", "true")
+		localReply(w, x, http.StatusServiceUnavailable, accesslog.UpstreamOverflow, before+reason+"overflow")
+	case connectFailure:
+		localReply(w, x, http.StatusServiceUnavailable, accesslog.UpstreamConnectionFailure, before+reason+"connection failure")
+	case refusedStream:
+		localReply(w, x, http.StatusServiceUnavailable, accesslog.UpstreamRemoteReset, before+reason+"remote refused stream reset")
 	default:
-		reply(w, x, http.StatusServiceUnavailable, accesslog.UpstreamConnectionTermination,
-			"upstream connect error or disconnect/reset before headers. reset reason: connection termination")
+		localReply(w, x, http.StatusServiceUnavailable, accesslog.UpstreamConnectionTermination, before+reason+"connection termination")
 	}
 }
 
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded)
+// midStreamFlag is the flag of a request whose response broke off after
+// its headers were sent.
+func midStreamFlag(downstream context.Context, x *exchange) accesslog.Flags {
+	switch {
+	case downstream.Err() != nil:
+		return accesslog.DownstreamConnectionTermination
+	case x.ctx != nil && errors.Is(context.Cause(x.ctx), errRouteTimeout):
+		return accesslog.UpstreamRequestTimeout
+	}
+	return accesslog.UpstreamConnectionTermination
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
+	"sync/atomic"
 )
 
 // recordingWriter remembers the status and counts body bytes for the
@@ -34,15 +35,17 @@ func (w *recordingWriter) Write(p []byte) (int, error) {
 
 func (w *recordingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// countingBody counts request body bytes as the upstream reads them.
+// countingBody counts request body bytes as the upstream reads them. The
+// count is atomic: a transport may still be reading the body of a
+// discarded attempt while the access log reads the count.
 type countingBody struct {
 	io.ReadCloser
-	n *int64
+	n *atomic.Int64
 }
 
 func (b *countingBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	*b.n += int64(n)
+	b.n.Add(int64(n))
 	return n, err
 }
 

@@ -2,9 +2,9 @@ package dataplane
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/meshgate/meshgate/internal/dataplane/upstream"
 	"github.com/meshgate/meshgate/internal/lb"
@@ -13,10 +13,18 @@ import (
 )
 
 // exchange is the per-request record shared by the steps of the request
-// path: it is how the forwarder learns its target and how the access log
-// learns the outcome.
+// path: it is how the forwarder learns its target and policies and how
+// the access log learns the outcome.
 type exchange struct {
-	rec     accesslog.Record
+	rec   accesslog.Record
+	state *state
+	// listener is the Gateway port the request arrived on.
+	listener uint32
+	route    *snapshot.Route
+	plan     *routePlan
+	// dest is the weighted destination chosen; nil before the choice and
+	// for routes that answer locally.
+	dest    *snapshot.WeightedCluster
 	cluster *upstream.Cluster
 	host    *lb.Host
 	// tried lists hosts already attempted, so a retry picks another.
@@ -25,6 +33,23 @@ type exchange struct {
 	rand    lb.Rand
 	scheme  string
 	attempt int
+	// retrying is set while the next attempt is a retry that holds a
+	// place under the cluster's MaxRetries.
+	retrying bool
+	// body is the request body shared by the attempts; nil without one.
+	body *requestBody
+	// grpc marks a gRPC request: local replies become gRPC statuses.
+	grpc bool
+	// clientDeadline marks a gRPC request whose deadline came from its
+	// own grpc-timeout rather than from the route timeout.
+	clientDeadline bool
+	// origin is the request's Origin when the route's CORS policy allows
+	// it; responses then carry the CORS headers.
+	origin string
+	// ctx is the context of the forwarded request (route timeout included).
+	ctx context.Context
+	// received counts request body bytes read from the client.
+	received atomic.Int64
 }
 
 type exchangeKey struct{}
@@ -47,23 +72,42 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, address string) {
 	if r.TLS != nil {
 		x.scheme = "https"
 	}
+	x.grpc = isGRPC(r)
 	ensureRequestID(r)
 	x.rec.RequestID = r.Header.Get("X-Request-Id")
 	x.rec.XForwardedFor = r.Header.Get("X-Forwarded-For")
 
 	rw := &recordingWriter{ResponseWriter: w}
 	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = &countingBody{ReadCloser: r.Body, n: &x.rec.BytesReceived}
+		r.Body = &countingBody{ReadCloser: r.Body, n: &x.received}
 	}
+	finish := func() {
+		x.rec.Status = rw.status
+		if x.rec.Status == 0 && x.rec.Flags&accesslog.DownstreamConnectionTermination == 0 {
+			x.rec.Status = http.StatusOK
+		}
+		x.rec.BytesSent = rw.bytes
+		x.rec.BytesReceived = x.received.Load()
+		x.rec.UpstreamAttempts = x.attempt
+		x.rec.Duration = now().Sub(x.rec.Start)
+		s.opts.AccessLog.Log(&x.rec)
+		s.opts.Metrics.ObserveHTTP(&x.rec, r, rw.Header())
+	}
+	defer func() {
+		// The reverse proxy aborts the response with a panic when the
+		// upstream fails after headers were sent (the connection must be
+		// cut so the client sees the truncation). Log the request, then
+		// let the server cut it.
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				x.rec.Flags |= midStreamFlag(r.Context(), x)
+				finish()
+			}
+			panic(p)
+		}
+	}()
 	s.route(rw, r, address, x)
-
-	x.rec.Status = rw.status
-	if x.rec.Status == 0 && x.rec.Flags&accesslog.DownstreamConnectionTermination == 0 {
-		x.rec.Status = http.StatusOK
-	}
-	x.rec.BytesSent = rw.bytes
-	x.rec.Duration = now().Sub(x.rec.Start)
-	s.opts.AccessLog.Log(&x.rec)
+	finish()
 }
 
 func (s *Server) route(w http.ResponseWriter, r *http.Request, address string, x *exchange) {
@@ -82,21 +126,35 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, address string, x
 		reply(w, x, http.StatusNotFound, accesslog.NoRoute, "")
 		return
 	}
+	x.state, x.listener = st, ls.spec.Port
+	x.route, x.plan = rt, st.plan(rt)
 	x.rec.RouteName = rt.Name
+
+	// Envoy's filter order: CORS, then fault injection, then the router.
+	if rt.CORS != nil && s.handleCORS(w, r, x) {
+		return
+	}
+	if rt.Fault != nil && !s.injectFault(w, r, x) {
+		return
+	}
 	switch {
 	case rt.DirectResponse != nil:
 		writeDirect(w, x, rt.DirectResponse)
 		return
 	case rt.Redirect != nil:
-		writeRedirect(w, r, x, rt.Redirect, ls.spec)
+		writeRedirect(w, r, x, rt.Redirect)
 		return
 	}
 
-	name := pickWeighted(rt.Destinations, x.rand)
-	x.rec.UpstreamCluster = name
-	c := st.upstreams.Cluster(name)
+	if len(rt.Destinations) == 0 {
+		localReply(w, x, http.StatusServiceUnavailable, accesslog.NoClusterFound, "")
+		return
+	}
+	x.dest = &rt.Destinations[pickWeighted(rt.Destinations, x.rand)]
+	x.rec.UpstreamCluster = x.dest.Cluster
+	c := st.upstreams.Cluster(x.dest.Cluster)
 	if c == nil {
-		reply(w, x, http.StatusServiceUnavailable, accesslog.NoClusterFound, "")
+		localReply(w, x, http.StatusServiceUnavailable, accesslog.NoClusterFound, "")
 		return
 	}
 	x.cluster = c
@@ -106,41 +164,61 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, address string, x
 	}
 	host := c.Pick(&x.lbReq)
 	if host == nil {
-		reply(w, x, http.StatusServiceUnavailable, accesslog.NoHealthyUpstream, "no healthy upstream")
+		localReply(w, x, http.StatusServiceUnavailable, accesslog.NoHealthyUpstream, "no healthy upstream")
 		return
 	}
 	x.host = host
-	s.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x)))
+	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
+		x.body = newRequestBody(r.Body, s.opts.RetryBufferLimit)
+	}
+
+	ctx := context.WithValue(r.Context(), exchangeKey{}, x)
+	if d := requestTimeout(rt, r, x.grpc); d > 0 {
+		// A deadline the client set itself expires at the client at the
+		// same moment; answering it as DEADLINE_EXCEEDED keeps the
+		// client's view consistent whichever timer fires first.
+		x.clientDeadline = x.grpc && d != rt.Timeout
+		// The route timeout covers every attempt and the backoff between
+		// them, until the response is complete.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, d, errRouteTimeout)
+		defer cancel()
+	}
+	x.ctx = ctx
+	s.proxy.ServeHTTP(w, r.WithContext(ctx))
 }
 
-// pickWeighted chooses a destination with probability weight/sum(weights).
-func pickWeighted(ds []snapshot.WeightedCluster, rnd lb.Rand) string {
+// pickWeighted chooses a destination index with probability
+// weight/sum(weights).
+func pickWeighted(ds []snapshot.WeightedCluster, rnd lb.Rand) int {
 	if len(ds) == 1 {
-		return ds[0].Cluster
+		return 0
 	}
 	var total uint64
 	for _, d := range ds {
 		total += uint64(d.Weight)
 	}
 	if total == 0 {
-		if len(ds) == 0 {
-			return ""
-		}
-		return ds[0].Cluster
+		return 0
 	}
 	n := rnd.Uint64() % total
-	for _, d := range ds {
+	for i, d := range ds {
 		if n < uint64(d.Weight) {
-			return d.Cluster
+			return i
 		}
 		n -= uint64(d.Weight)
 	}
-	return ds[len(ds)-1].Cluster
+	return len(ds) - 1
 }
 
-// reply answers locally, as Envoy does for requests it cannot route.
+// reply answers locally, as Envoy does for requests it cannot route. A
+// gRPC client gets the gRPC form: HTTP 200 with the status in grpc-status.
 func reply(w http.ResponseWriter, x *exchange, status int, flag accesslog.Flags, body string) {
 	x.rec.Flags |= flag
+	if x.grpc {
+		writeGRPCStatus(w, grpcStatusFromHTTP(status), body)
+		return
+	}
 	h := w.Header()
 	if body != "" {
 		h.Set("Content-Type", "text/plain")
@@ -152,43 +230,22 @@ func reply(w http.ResponseWriter, x *exchange, status int, flag accesslog.Flags,
 	}
 }
 
+// localReply is a reply on behalf of a route: the route's (and chosen
+// destination's) response headers and CORS headers apply to it too.
+func localReply(w http.ResponseWriter, x *exchange, status int, flag accesslog.Flags, body string) {
+	decorate(w.Header(), x)
+	reply(w, x, status, flag, body)
+}
+
 func writeDirect(w http.ResponseWriter, x *exchange, d *snapshot.DirectResponse) {
+	h := w.Header()
+	decorate(h, x)
 	if len(d.Body) > 0 {
-		w.Header().Set("Content-Length", strconv.Itoa(len(d.Body)))
-		if w.Header().Get("Content-Type") == "" {
-			w.Header().Set("Content-Type", "text/plain")
+		h.Set("Content-Length", strconv.Itoa(len(d.Body)))
+		if h.Get("Content-Type") == "" {
+			h.Set("Content-Type", "text/plain")
 		}
 	}
 	w.WriteHeader(int(d.Status))
 	_, _ = w.Write(d.Body)
-}
-
-func writeRedirect(w http.ResponseWriter, r *http.Request, x *exchange, rd *snapshot.Redirect, l *snapshot.Listener) {
-	scheme := x.scheme
-	if rd.Scheme != "" {
-		scheme = rd.Scheme
-	}
-	host := r.Host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	if rd.Authority != "" {
-		host = rd.Authority
-	}
-	if rd.Port != 0 {
-		host = net.JoinHostPort(host, strconv.FormatUint(uint64(rd.Port), 10))
-	}
-	uri := r.URL.RequestURI()
-	if rd.URI != "" {
-		uri = rd.URI
-		if r.URL.RawQuery != "" {
-			uri += "?" + r.URL.RawQuery
-		}
-	}
-	code := int(rd.Code)
-	if code == 0 {
-		code = http.StatusMovedPermanently
-	}
-	w.Header().Set("Location", scheme+"://"+host+uri)
-	w.WriteHeader(code)
 }

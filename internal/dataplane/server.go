@@ -1,6 +1,8 @@
 package dataplane
 
 import (
+	"context"
+	"github.com/meshgate/meshgate/internal/telemetry/metrics"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -32,6 +34,24 @@ type Options struct {
 	// sweep schedule. nil selects time.Now. Tests pass a fake clock and
 	// call Tick after moving it, instead of waiting.
 	Now func() time.Time
+	// Sleep waits for d, or until ctx is done and then returns ctx's
+	// error. The request path sleeps for retry backoff and injected fault
+	// delays; nil selects a timer. Tests pass one that records the
+	// durations and returns at once.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// RetryBufferLimit is how many request-body bytes are kept for
+	// retries and mirrors; 0 selects DefaultRetryBufferLimit.
+	RetryBufferLimit int
+	// MaxMirrorsInFlight bounds the mirrored requests in flight to each
+	// mirror cluster; more are dropped. 0 selects
+	// DefaultMaxMirrorsInFlight.
+	MaxMirrorsInFlight int
+	// MirrorTimeout bounds a mirrored request when its route has no
+	// timeout; 0 selects DefaultMirrorTimeout.
+	MirrorTimeout time.Duration
+	// Metrics records Istio's standard request metrics and the gateway's
+	// retry and overflow counters; nil records nothing.
+	Metrics *metrics.Recorder
 }
 
 // Server is the HTTP data plane.
@@ -57,16 +77,25 @@ func New(opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Sleep == nil {
+		opts.Sleep = sleep
+	}
+	if opts.RetryBufferLimit <= 0 {
+		opts.RetryBufferLimit = DefaultRetryBufferLimit
+	}
+	if opts.MaxMirrorsInFlight <= 0 {
+		opts.MaxMirrorsInFlight = DefaultMaxMirrorsInFlight
+	}
+	if opts.MirrorTimeout <= 0 {
+		opts.MirrorTimeout = DefaultMirrorTimeout
+	}
 	s := &Server{opts: opts, registry: upstream.NewRegistry(opts.Now)}
 	s.proxy = &httputil.ReverseProxy{
 		Rewrite:        rewrite,
-		Transport:      attemptTransport{rand: opts.Rand},
+		Transport:      attemptTransport{s},
 		ModifyResponse: modifyResponse,
 		ErrorHandler:   errorHandler,
-		// Stream responses as they arrive: gRPC and server-sent events
-		// must not wait for a buffer to fill.
-		FlushInterval: -1,
-		ErrorLog:      slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
+		ErrorLog:       slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
 	}
 	s.sweeper.start(s.Tick, opts.Now)
 	return s
@@ -119,6 +148,21 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // now is the clock for access-log timings.
 var now = time.Now
+
+// sleep waits for d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 // globalRand draws from math/rand/v2's goroutine-safe global source.
 type globalRand struct{}

@@ -116,8 +116,27 @@ func cluster(name string, kind snapshot.LBKind, addrs ...string) *snapshot.Clust
 	return c
 }
 
+// routeTo is a route to one cluster carrying Istio's built-in retry
+// policy, as translate gives every route without `retries`.
 func routeTo(clusterName string) *snapshot.Route {
-	return &snapshot.Route{Name: "r", Destinations: []snapshot.WeightedCluster{{Cluster: clusterName, Weight: 100}}}
+	return &snapshot.Route{
+		Name:         "r",
+		Destinations: []snapshot.WeightedCluster{{Cluster: clusterName, Weight: 100}},
+		Retry:        istioDefaultRetry(),
+	}
+}
+
+// istioDefaultRetry is Istio's built-in policy: 2 retries on
+// connect-failure, refused-stream, unavailable, cancelled and
+// retriable-status-codes (with no codes), avoiding hosts already tried.
+func istioDefaultRetry() *snapshot.RetryPolicy {
+	return &snapshot.RetryPolicy{
+		Attempts:            2,
+		RetryOn:             []string{"cancelled", "connect-failure", "refused-stream", "retriable-status-codes", "unavailable"},
+		IgnorePreviousHosts: true,
+		BackoffBase:         25 * time.Millisecond,
+		Default:             true,
+	}
 }
 
 func get(t *testing.T, url, host string, hdr map[string]string) (*http.Response, string) {
@@ -159,7 +178,7 @@ func TestEnvoyStatusesAndFlags(t *testing.T) {
 		{"cluster without endpoints", oneRouteSnapshot(routeTo("c"), cluster("c", snapshot.LBRoundRobin)),
 			"example.com", 503, "UH", "no healthy upstream", ""},
 		{"connect failure", oneRouteSnapshot(routeTo("c"), cluster("c", snapshot.LBRoundRobin, dead)),
-			"example.com", 503, "UF", "upstream connect error or disconnect/reset before headers. reset reason: connection failure", dead},
+			"example.com", 503, "UF,URX", "upstream connect error or disconnect/reset before headers. retried and the latest reset reason: connection failure", dead},
 		{"served", oneRouteSnapshot(routeTo("c"), cluster("c", snapshot.LBRoundRobin, live)),
 			"example.com:8080", 200, "-", "name=a", live},
 		{"direct response", oneRouteSnapshot(&snapshot.Route{Name: "r",

@@ -30,6 +30,10 @@ type ClusterStatus struct {
 	Outlier *OutlierStatus `json:"outlier,omitempty"`
 	// Spillover is set when the cluster has a spillover policy.
 	Spillover *upstream.SpillStatus `json:"spillover,omitempty"`
+	// Limits are the connectionPool settings and CircuitBreakers the live
+	// counts they apply to (per cluster, in this gateway).
+	Limits          snapshot.ConnectionLimits `json:"limits"`
+	CircuitBreakers upstream.BreakerStatus    `json:"circuitBreakers"`
 }
 
 // EndpointStatus is the live view of one endpoint.
@@ -132,10 +136,12 @@ func clusterStatus(sc *snapshot.Cluster, uc *upstream.Cluster) ClusterStatus {
 		Name: sc.Name, Service: sc.Service, Port: sc.Port, Subset: sc.Subset,
 		LB: sc.LB.Kind, UpstreamProtocol: sc.UpstreamProtocol,
 		Endpoints: make([]EndpointStatus, 0, len(sc.Endpoints)),
+		Limits:    sc.Limits,
 	}
 	if uc == nil {
 		return cs
 	}
+	cs.CircuitBreakers = uc.Breaker().Status()
 	var now time.Time
 	d := uc.Outlier()
 	if d != nil {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -46,6 +47,87 @@ type Server struct {
 
 	status atomic.Int64 // 0: answer normally
 	delay  atomic.Int64 // nanoseconds to hold each request
+
+	requests    atomic.Int64
+	inFlight    atomic.Int64
+	maxInFlight atomic.Int64
+	gate        atomic.Pointer[chan struct{}]
+	observe     atomic.Pointer[func(*http.Request)]
+
+	connsMu sync.Mutex
+	conns   map[net.Conn]struct{}
+	killed  bool
+}
+
+// Requests returns how many requests the backend has received, answered
+// or not, so tests can tell which backend a gateway sent traffic to and
+// how often.
+func (s *Server) Requests() int64 { return s.requests.Load() }
+
+// MaxInFlight returns the most requests the backend has held at once.
+func (s *Server) MaxInFlight() int64 { return s.maxInFlight.Load() }
+
+// Hold makes the backend keep every request, new and in progress, until
+// Release: a test can then fill a circuit breaker or saturate a mirror
+// without guessing how long requests take.
+func (s *Server) Hold() {
+	ch := make(chan struct{})
+	s.gate.Store(&ch)
+}
+
+// Release lets held requests proceed.
+func (s *Server) Release() {
+	if ch := s.gate.Swap(nil); ch != nil {
+		close(*ch)
+	}
+}
+
+// Observe calls f with every request before it is answered (f must be
+// safe for concurrent use); nil stops observing.
+func (s *Server) Observe(f func(*http.Request)) {
+	if f == nil {
+		s.observe.Store(nil)
+		return
+	}
+	s.observe.Store(&f)
+}
+
+// Kill stops the backend the way a crash does: the listener closes, so
+// new connections are refused, and every open connection, idle or in the
+// middle of a request, is reset (TCP RST).
+func (s *Server) Kill() {
+	_ = s.ln.Close()
+	s.connsMu.Lock()
+	defer s.connsMu.Unlock()
+	s.killed = true
+	for c := range s.conns {
+		reset(c)
+	}
+}
+
+// reset closes c with an RST instead of an orderly shutdown.
+func reset(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = c.Close()
+}
+
+// trackConn remembers open connections for Kill, and resets one accepted
+// just before the listener closed.
+func (s *Server) trackConn(c net.Conn, state http.ConnState) {
+	s.connsMu.Lock()
+	defer s.connsMu.Unlock()
+	switch state {
+	case http.StateNew:
+		if s.killed {
+			reset(c)
+			return
+		}
+		s.conns[c] = struct{}{}
+	case http.StateClosed, http.StateHijacked:
+		delete(s.conns, c)
+	}
 }
 
 // SetStatus makes the backend answer every request with code (and its
@@ -61,6 +143,25 @@ func (s *Server) SetDelay(d time.Duration) { s.delay.Store(int64(d)) }
 // serveHTTP applies the runtime switches around the echo handler.
 func (s *Server) serveHTTP(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.requests.Add(1)
+		n := s.inFlight.Add(1)
+		defer s.inFlight.Add(-1)
+		for {
+			m := s.maxInFlight.Load()
+			if n <= m || s.maxInFlight.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		if f := s.observe.Load(); f != nil {
+			(*f)(r)
+		}
+		if g := s.gate.Load(); g != nil {
+			select {
+			case <-*g:
+			case <-r.Context().Done():
+				return
+			}
+		}
 		if d := time.Duration(s.delay.Load()); d > 0 {
 			select {
 			case <-time.After(d):
@@ -90,8 +191,9 @@ func Start(name, addr string) (*Server, error) {
 	srv.Protocols = new(http.Protocols)
 	srv.Protocols.SetHTTP1(true)
 	srv.Protocols.SetUnencryptedHTTP2(true)
-	s := &Server{Name: name, http: srv, ln: ln}
+	s := &Server{Name: name, http: srv, ln: ln, conns: map[net.Conn]struct{}{}}
 	srv.Handler = s.serveHTTP(Handler(name))
+	srv.ConnState = s.trackConn
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			_ = err // the listener was closed under us; nothing to report to
@@ -103,8 +205,9 @@ func Start(name, addr string) (*Server, error) {
 // Addr returns the bound address ("127.0.0.1:port").
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// Close stops the backend.
+// Close stops the backend, releasing held requests first.
 func (s *Server) Close() error {
+	s.Release()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	return s.http.Shutdown(ctx)

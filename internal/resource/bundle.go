@@ -154,6 +154,10 @@ type Bundle struct {
 	Services         []*Service
 	Namespaces       []*Namespace
 	Secrets          []*Secret
+	// EndpointSlices, Pods and Nodes come from Kubernetes only (kube.go).
+	EndpointSlices []*EndpointSlice
+	Pods           []*Pod
+	Nodes          []*Node
 	// Ignored counts documents of kinds the gateway does not use
 	// (Deployment, ServiceAccount, ...), keyed by "apiVersion/kind".
 	Ignored map[string]int

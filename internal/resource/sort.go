@@ -20,6 +20,9 @@ func (b *Bundle) Sort() {
 	sortObjects(b.Services, func(o *Service) *Meta { return &o.Meta })
 	sortObjects(b.Namespaces, func(o *Namespace) *Meta { return &o.Meta })
 	sortObjects(b.Secrets, func(o *Secret) *Meta { return &o.Meta })
+	sortObjects(b.EndpointSlices, func(o *EndpointSlice) *Meta { return &o.Meta })
+	sortObjects(b.Pods, func(o *Pod) *Meta { return &o.Meta })
+	sortObjects(b.Nodes, func(o *Node) *Meta { return &o.Meta })
 }
 
 func sortObjects[T any](s []T, meta func(T) *Meta) {

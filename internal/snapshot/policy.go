@@ -75,7 +75,10 @@ type Rewrite struct {
 }
 
 // RegexRewrite replaces every match of Match in the path with
-// Replacement, where \1.. refer to capture groups.
+// Replacement (Envoy's regex_rewrite; the pattern is not anchored).
+// Replacement is in Go's regexp template syntax, ready for
+// Compiled.ReplaceAllString: translate converts Istio's RE2 form, where
+// \1 names a capture group, to ${1}, and escapes a literal $ as $$.
 type RegexRewrite struct {
 	Match       string         `json:"match"`
 	Replacement string         `json:"replacement"`
@@ -105,7 +108,10 @@ type Headers struct {
 }
 
 // CORSPolicy is a route's corsPolicy; preflights are answered at the
-// gateway.
+// gateway. An origin is allowed when one of AllowOrigins matches it; a
+// matcher of Kind Present allows every origin (translate uses it for
+// matchers that accept the literal "*", which Envoy treats as "any
+// origin"). MaxAge is whole seconds.
 type CORSPolicy struct {
 	AllowOrigins     []StringMatch `json:"allowOrigins"`
 	AllowMethods     []string      `json:"allowMethods,omitempty"`
@@ -121,15 +127,20 @@ type CORSPolicy struct {
 // unlimited (Istio sets Envoy's circuit breakers to their maximum), except
 // where a field says otherwise.
 type ConnectionLimits struct {
-	MaxConnections           uint32        `json:"maxConnections,omitempty"`
-	MaxPendingRequests       uint32        `json:"maxPendingRequests,omitempty"`
-	MaxRequests              uint32        `json:"maxRequests,omitempty"`
-	MaxRequestsPerConnection uint32        `json:"maxRequestsPerConnection,omitempty"`
-	MaxRetries               uint32        `json:"maxRetries,omitempty"`
-	MaxConcurrentStreams     uint32        `json:"maxConcurrentStreams,omitempty"`
-	IdleTimeout              time.Duration `json:"idleTimeout,omitempty"`
-	MaxConnectionDuration    time.Duration `json:"maxConnectionDuration,omitempty"`
-	TCPKeepalive             *TCPKeepalive `json:"tcpKeepalive,omitempty"`
+	MaxConnections           uint32 `json:"maxConnections,omitempty"`
+	MaxPendingRequests       uint32 `json:"maxPendingRequests,omitempty"`
+	MaxRequests              uint32 `json:"maxRequests,omitempty"`
+	MaxRequestsPerConnection uint32 `json:"maxRequestsPerConnection,omitempty"`
+	MaxRetries               uint32 `json:"maxRetries,omitempty"`
+	MaxConcurrentStreams     uint32 `json:"maxConcurrentStreams,omitempty"`
+	// IdleTimeout closes an upstream connection without active requests
+	// after this long. translate fills Istio's default of 1h; 0 means no
+	// idle timeout (tcp.idleTimeout: 0s).
+	IdleTimeout           time.Duration `json:"idleTimeout,omitempty"`
+	MaxConnectionDuration time.Duration `json:"maxConnectionDuration,omitempty"`
+	// TCPKeepalive, when set, turns SO_KEEPALIVE on; its zero fields keep
+	// the operating system's defaults.
+	TCPKeepalive *TCPKeepalive `json:"tcpKeepalive,omitempty"`
 }
 
 // TCPKeepalive configures keep-alive probes on upstream connections.

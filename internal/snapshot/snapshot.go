@@ -79,8 +79,13 @@ type Route struct {
 	// when the route has none.
 	Name string `json:"name"`
 	// VirtualService is "namespace/name" of the object the route came from.
-	VirtualService string  `json:"virtualService"`
-	Matches        []Match `json:"matches,omitempty"`
+	// For a route merged from a delegate it is the root VirtualService,
+	// the one bound to the gateway.
+	VirtualService string `json:"virtualService"`
+	// Delegate is "namespace/name" of the delegate VirtualService the route
+	// was merged from, if any.
+	Delegate string  `json:"delegate,omitempty"`
+	Matches  []Match `json:"matches,omitempty"`
 
 	// Exactly one of the actions below is set.
 	Destinations   []WeightedCluster `json:"destinations,omitempty"`
@@ -91,12 +96,19 @@ type Route struct {
 	// Timeout bounds the whole request including retries; 0 is none
 	// (Istio's default).
 	Timeout time.Duration `json:"timeout,omitempty"`
-	Retry   *RetryPolicy  `json:"retry,omitempty"`
-	Fault   *FaultPolicy  `json:"fault,omitempty"`
-	Mirrors []Mirror      `json:"mirrors,omitempty"`
-	Rewrite *Rewrite      `json:"rewrite,omitempty"`
-	Headers *Headers      `json:"headers,omitempty"`
-	CORS    *CORSPolicy   `json:"cors,omitempty"`
+	// Retry is nil when retries are off (attempts: 0); a route without
+	// `retries` carries Istio's built-in policy (Default true).
+	Retry   *RetryPolicy `json:"retry,omitempty"`
+	Mirrors []Mirror     `json:"mirrors,omitempty"`
+	Rewrite *Rewrite     `json:"rewrite,omitempty"`
+
+	// Policies that apply whatever the action, as in Envoy, where they
+	// run before the router (fault, CORS) or decorate every response the
+	// route produces, local replies included (headers). Fault is never set
+	// together with Redirect (Istio rejects that).
+	Fault   *FaultPolicy `json:"fault,omitempty"`
+	Headers *Headers     `json:"headers,omitempty"`
+	CORS    *CORSPolicy  `json:"cors,omitempty"`
 }
 
 // WeightedCluster is one destination of a weighted split. Weights are
@@ -107,6 +119,11 @@ type WeightedCluster struct {
 	// Headers are the destination-level header operations; Envoy applies
 	// them before the route-level ones.
 	Headers *Headers `json:"headers,omitempty"`
+	// Authority, when set, replaces the Host / :authority header of
+	// requests sent to this destination (a destination-level `set` or
+	// `add` of host or :authority). It is only set when the route itself
+	// rewrites no authority: a route-level rewrite wins, as in Envoy.
+	Authority string `json:"authority,omitempty"`
 }
 
 // DirectResponse answers without contacting an upstream.
@@ -125,6 +142,13 @@ type Redirect struct {
 	// PrefixRewrite, when set, replaces the part of the path the route's
 	// prefix match matched (redirect.prefixRewrite); URI is then empty.
 	PrefixRewrite string `json:"prefixRewrite,omitempty"`
+	// DerivePort is redirect.derivePort when it is set:
+	// "FROM_PROTOCOL_DEFAULT" means Location carries no port, so the
+	// scheme's default applies (Port is 0); "FROM_REQUEST_PORT" means Port
+	// already holds the port the request arrived on (the listener's Gateway
+	// port), or 0 when that is the scheme's default, as Istio omits :80
+	// for http and :443 for https. Empty when derivePort is not set.
+	DerivePort string `json:"derivePort,omitempty"`
 }
 
 // Match is one HTTPMatchRequest: every condition set in it must hold.
@@ -211,6 +235,11 @@ type Cluster struct {
 	Locality *LocalityPolicy `json:"locality,omitempty"`
 	// Spillover is meshgate's load-based spillover; nil when off.
 	Spillover *SpilloverPolicy `json:"spillover,omitempty"`
+	// HostRewrite, when set, replaces the Host (:authority) of requests
+	// sent to the cluster, unless a route rewrites the authority itself.
+	// The service upstream mode sets it to the service name, and its only
+	// endpoint is the service address (meshgate.io/upstream: service).
+	HostRewrite string `json:"hostRewrite,omitempty"`
 }
 
 // OutlierPolicy is Istio's outlierDetection with defaults applied. A zero

@@ -35,6 +35,7 @@ func clusterName(port uint32, subset, host string) string {
 // points at the cluster it names: the cluster is missing, and requests
 // routed to it are answered 503 with flag NC. Such a destination is
 // reported; the route is kept, since its other destinations may work.
+// d.field is the path of the Destination object in vs.
 func (b *builder) resolveDestination(vs *resource.VirtualService, d *compiledDest, listenerPort uint32) string {
 	svc := b.services[d.host]
 	port := d.port
@@ -47,7 +48,7 @@ func (b *builder) resolveDestination(vs *resource.VirtualService, d *compiledDes
 		} else {
 			port = listenerPort
 			if svc != nil {
-				b.report(&vs.Meta, diag.Warning, CodeAmbiguousPort, d.field+".destination",
+				b.report(&vs.Meta, diag.Warning, CodeAmbiguousPort, d.field,
 					fmt.Sprintf("the destination has no port and %s has %d ports; the gateway port %d is used, as in Istio",
 						d.host, len(svc.ports), listenerPort),
 					"set destination.port.number")
@@ -60,36 +61,45 @@ func (b *builder) resolveDestination(vs *resource.VirtualService, d *compiledDes
 		if alt := d.host + ".svc." + b.id.DomainSuffix; b.services[alt] != nil {
 			hint = fmt.Sprintf("did you mean %s? Istio takes a host with dots as written", alt)
 		}
-		b.report(&vs.Meta, diag.Warning, CodeUnknownService, d.field+".destination.host",
-			fmt.Sprintf("no Service or ServiceEntry defines host %s; requests routed here get 503 (no cluster)", d.host), hint)
+		b.report(&vs.Meta, diag.Warning, CodeUnknownService, d.field+".host",
+			fmt.Sprintf("no Service or ServiceEntry defines host %s; %s", d.host, d.noCluster()), hint)
 		return name
 	}
 	sp, ok := svc.port(port)
 	if !ok {
-		b.report(&vs.Meta, diag.Warning, CodeUnknownPort, d.field+".destination.port.number",
-			fmt.Sprintf("%s has no port %d; requests routed here get 503 (no cluster)", d.host, port),
+		b.report(&vs.Meta, diag.Warning, CodeUnknownPort, d.field+".port.number",
+			fmt.Sprintf("%s has no port %d; %s", d.host, port, d.noCluster()),
 			"use a port the service defines (the Service port, not the targetPort)")
 		return name
 	}
 	if d.subset != "" {
 		rule := b.destinationRule(svc)
 		if rule == nil {
-			b.report(&vs.Meta, diag.Warning, CodeUnknownSubset, d.field+".destination.subset",
-				fmt.Sprintf("subset %q needs a DestinationRule for %s, and there is none; requests routed here get 503 (no cluster)",
-					d.subset, d.host),
+			b.report(&vs.Meta, diag.Warning, CodeUnknownSubset, d.field+".subset",
+				fmt.Sprintf("subset %q needs a DestinationRule for %s, and there is none; %s",
+					d.subset, d.host, d.noCluster()),
 				"define the subset in a DestinationRule for the host")
 			return name
 		}
 		if rule.subset(d.subset) == nil {
-			b.report(&vs.Meta, diag.Warning, CodeUnknownSubset, d.field+".destination.subset",
-				fmt.Sprintf("DestinationRule %s, which applies to %s, defines no subset %q; requests routed here get 503 (no cluster)",
-					nsName(&rule.first.Meta), d.host, d.subset),
+			b.report(&vs.Meta, diag.Warning, CodeUnknownSubset, d.field+".subset",
+				fmt.Sprintf("DestinationRule %s, which applies to %s, defines no subset %q; %s",
+					nsName(&rule.first.Meta), d.host, d.subset, d.noCluster()),
 				"add the subset to that DestinationRule")
 			return name
 		}
 	}
 	b.refs[name] = clusterRef{svc: svc, port: sp, subset: d.subset}
 	return name
+}
+
+// noCluster says what happens to requests sent to a destination whose
+// cluster does not exist.
+func (d *compiledDest) noCluster() string {
+	if d.mirror {
+		return "requests mirrored here are dropped (no cluster)"
+	}
+	return "requests routed here get 503 (no cluster)"
 }
 
 // buildClusters builds one cluster per referenced (service, port, subset),
@@ -117,9 +127,9 @@ func (b *builder) buildCluster(name string, ref clusterRef) *snapshot.Cluster {
 		Subset:           ref.subset,
 		LB:               b.lbPolicy(policy.lb, policy.lbFrom),
 		UpstreamProtocol: upstreamProtocol(ref.port, policy.pool),
-		ConnectTimeout:   defaultConnectTimeout,
 		Endpoints:        []snapshot.Endpoint{},
 	}
+	c.Limits, c.ConnectTimeout = b.connectionLimits(policy.pool, policy.poolFrom, c.UpstreamProtocol)
 	switch {
 	case subset != nil:
 		c.DestinationRule = nsName(&subset.from.Meta)
@@ -128,10 +138,6 @@ func (b *builder) buildCluster(name string, ref clusterRef) *snapshot.Cluster {
 	case rule != nil:
 		c.DestinationRule = nsName(&rule.first.Meta)
 	}
-	if d := policy.pool.GetTcp().GetConnectTimeout(); d != nil && d.AsDuration() > 0 {
-		c.ConnectTimeout = d.AsDuration()
-	}
-
 	var selector map[string]string
 	if subset != nil {
 		selector = subset.spec.Labels
@@ -157,6 +163,7 @@ func (b *builder) buildCluster(name string, ref clusterRef) *snapshot.Cluster {
 			Weight:   ep.weight,
 			Origin:   ep.origin,
 			Cluster:  ep.cluster,
+			Health:   ep.health,
 		}})
 	}
 	sort.SliceStable(members, func(i, j int) bool {

@@ -60,7 +60,10 @@ const (
 	// CodeRouteAction: a route with no action or with more than one of
 	// route, redirect, directResponse and delegate.
 	CodeRouteAction = "MG1302"
-	// CodeDelegate: a delegate route, not supported yet.
+	// CodeDelegate: a delegate route that cannot be followed: the delegate
+	// VirtualService is missing, not exported to the root's namespace, not
+	// a delegate (it has hosts, gateways, tcp or tls routes), or delegates
+	// again (Istio supports one level).
 	CodeDelegate = "MG1303"
 	// CodeZeroWeights: a weighted split whose weights are all zero.
 	CodeZeroWeights = "MG1304"

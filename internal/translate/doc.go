@@ -38,10 +38,17 @@
 //   - virtualhosts.go: VirtualServices bound to servers, virtual host
 //     domains as intersections of server and VirtualService hosts, and the
 //     merge of several VirtualServices into one virtual host.
-//   - routes.go and matches.go: HTTP routes, their matches and actions.
-//   - clusters.go and loadbalancer.go: one cluster per referenced
-//     (service, port, subset) with its load balancer, protocol, timeout
-//     and endpoints.
+//   - routes.go, matches.go and redirect.go: HTTP routes, their matches
+//     and actions (destinations, redirect, direct response).
+//   - routepolicy.go with retries.go, faults.go, mirrors.go, rewrite.go,
+//     headers.go and cors.go: what a route does around its action, with
+//     Istio's defaults (its built-in retry policy, no timeout, 0% faults
+//     without a percentage, 100% mirrors) and validation.
+//   - delegate.go: delegate VirtualServices merged into the root routes
+//     that name them.
+//   - clusters.go, loadbalancer.go and connectionpool.go: one cluster per
+//     referenced (service, port, subset) with its load balancer, protocol,
+//     connection pool limits and endpoints.
 //   - hosts.go: host names: short-name expansion, wildcards, intersection.
 //   - topology.go, trafficdistribution.go, locality.go, distribute.go:
 //     locality-aware load balancing. Where the gateway and each endpoint

@@ -61,6 +61,12 @@ func FuzzBuild(f *testing.F) {
 					if n != 1 {
 						t.Fatalf("route %s has %d actions, want exactly one", r.Name, n)
 					}
+					if r.Redirect != nil && r.Fault != nil {
+						t.Fatalf("route %s has a fault on a redirect", r.Name)
+					}
+					if len(r.Destinations) == 0 && (r.Retry != nil || r.Timeout != 0 || len(r.Mirrors) > 0 || r.Rewrite != nil) {
+						t.Fatalf("route %s has forwarding policies without destinations", r.Name)
+					}
 				}
 			}
 		}

@@ -11,36 +11,46 @@ import (
 	networkingv1 "istio.io/api/networking/v1"
 )
 
-// maxDirectResponseBody is Envoy's max_direct_response_body_size_bytes as
-// Istio configures it: 1 MiB.
-const maxDirectResponseBody = 1 << 20
-
 // compiledRoute is one HTTPRoute of a VirtualService, checked and
 // translated once. Listener-dependent parts (which matches apply, omitted
-// destination ports, redirect ports derived from the request) are settled
-// by instantiate.
+// destination ports, redirect ports derived from the request, retries
+// that depend on the destination cluster) are settled by instantiate.
 type compiledRoute struct {
-	index int
+	// from is the VirtualService the route is written in and field its
+	// path there: the delegate, for a route merged from one.
+	from  *resource.VirtualService
+	field string
 	name  string
+	// delegate is "namespace/name" of the delegate the route came from.
+	delegate string
 	// matches is empty when the route has no match: it matches everything.
 	matches  []compiledMatch
 	dests    []compiledDest
 	redirect *networkingv1.HTTPRedirect
 	direct   *snapshot.DirectResponse
+	policy   *routePolicy
+	// rewrite is the rewrite a forwarding route applies (finalRewrite).
+	rewrite *snapshot.Rewrite
 }
 
 // compiledDest is one weighted destination with its host resolved.
 type compiledDest struct {
+	// field is the path of the Destination object, for diagnostics.
 	field  string
 	host   string
 	subset string
 	// port is 0 when the destination names none.
 	port   uint32
 	weight uint32
+	// headers and authority are the destination's own header operations.
+	headers   *snapshot.Headers
+	authority string
+	// mirror marks a mirror destination, which gets no response.
+	mirror bool
 }
 
-// compiledVS is a VirtualService's HTTP routes, in order. Routes that
-// failed to compile are absent.
+// compiledVS is a VirtualService's HTTP routes, in order, with delegated
+// routes merged in. Routes that failed to compile are absent.
 type compiledVS struct {
 	vs     *resource.VirtualService
 	key    string
@@ -55,24 +65,13 @@ func (b *builder) compileVirtualService(vs *resource.VirtualService) *compiledVS
 		if r == nil {
 			continue
 		}
-		if cr := b.compileRoute(vs, i, r); cr != nil {
-			out.routes = append(out.routes, cr)
-		}
+		out.routes = append(out.routes, b.compileHTTPRoute(vs, i, r)...)
 	}
 	return out
 }
 
-// compileRoute checks and translates spec.http[i]. It returns nil, with a
-// diagnostic, when the route cannot be served; the rest of the
-// VirtualService still is.
-func (b *builder) compileRoute(vs *resource.VirtualService, i int, in *networkingv1.HTTPRoute) *compiledRoute {
-	field := resource.JoinIndex("spec.http", i)
-	name := in.Name
-	if name == "" {
-		name = vs.Namespace + "/" + vs.Name + "/" + strconv.Itoa(i)
-	}
-	out := &compiledRoute{index: i, name: name}
-
+// routeActions lists the actions a route sets.
+func routeActions(in *networkingv1.HTTPRoute) []string {
 	var actions []string
 	if len(in.Route) > 0 {
 		actions = append(actions, "route")
@@ -86,60 +85,122 @@ func (b *builder) compileRoute(vs *resource.VirtualService, i int, in *networkin
 	if in.Delegate != nil {
 		actions = append(actions, "delegate")
 	}
-	switch {
+	return actions
+}
+
+// checkActions reports a route without exactly one action.
+func (b *builder) checkActions(vs *resource.VirtualService, field string, in *networkingv1.HTTPRoute) bool {
+	switch actions := routeActions(in); {
 	case len(actions) == 0:
 		b.report(&vs.Meta, diag.Error, CodeRouteAction, field,
 			"the route has no route, redirect, directResponse or delegate; it is dropped", "")
-		return nil
+		return false
 	case len(actions) > 1:
 		b.report(&vs.Meta, diag.Error, CodeRouteAction, field,
 			fmt.Sprintf("the route sets %s; exactly one is allowed, so it is dropped", strings.Join(actions, " and ")), "")
-		return nil
-	case in.Delegate != nil:
-		b.report(&vs.Meta, diag.Warning, CodeDelegate, field+".delegate",
-			"delegate routes are not supported yet; the route is dropped", "copy the delegate's routes into this VirtualService")
+		return false
+	}
+	return true
+}
+
+// compileHTTPRoute checks and translates spec.http[i]: one route, or, for
+// a delegate route, the delegate's routes merged with it (delegate.go). It
+// returns nothing, with a diagnostic, when the route cannot be served; the
+// rest of the VirtualService still is.
+func (b *builder) compileHTTPRoute(vs *resource.VirtualService, i int, in *networkingv1.HTTPRoute) []*compiledRoute {
+	field := resource.JoinIndex("spec.http", i)
+	if !b.checkActions(vs, field, in) {
 		return nil
 	}
+	if in.Delegate != nil {
+		return b.expandDelegate(vs, field, in)
+	}
+	matches, ok := b.compileMatches(vs, field, in.Match)
+	if !ok {
+		return nil
+	}
+	cr := b.compileBody(vs, field, in, matches)
+	if cr == nil {
+		return nil
+	}
+	cr.name = in.Name
+	if cr.name == "" {
+		cr.name = defaultRouteName(vs, i)
+	}
+	cr.matches = matches
+	return []*compiledRoute{cr}
+}
 
+// defaultRouteName names a route without a name.
+func defaultRouteName(vs *resource.VirtualService, i int) string {
+	return vs.Namespace + "/" + vs.Name + "/" + strconv.Itoa(i)
+}
+
+// compileMatches translates a route's matches. ok is false when one is
+// malformed (the route is dropped) or when the route has matches and none
+// can ever apply (the route is dropped silently: its matches said why).
+func (b *builder) compileMatches(vs *resource.VirtualService, field string, in []*networkingv1.HTTPMatchRequest) ([]compiledMatch, bool) {
+	var out []compiledMatch
 	valid := true
-	for j, m := range in.Match {
+	for j, m := range in {
 		if m == nil {
 			continue
 		}
 		cm, outcome := b.compileMatch(vs, resource.JoinIndex(field+".match", j), m)
 		switch outcome {
 		case matchOK:
-			out.matches = append(out.matches, cm)
+			out = append(out, cm)
 		case matchInvalid:
 			valid = false
 		}
 	}
-	if !valid {
-		return nil
+	if !valid || (len(in) > 0 && len(out) == 0) {
+		return nil, false
 	}
-	if len(in.Match) > 0 && len(out.matches) == 0 {
-		// Every match was dropped as never applying: so is the route.
-		return nil
-	}
+	return out, true
+}
 
+// compileBody translates everything of a route but its name and matches:
+// its policy and its action (redirect, direct response or destinations),
+// given the matches it will be used with. It returns nil when the route
+// must be dropped.
+func (b *builder) compileBody(vs *resource.VirtualService, field string, in *networkingv1.HTTPRoute, matches []compiledMatch) *compiledRoute {
+	policy, ok := b.compilePolicy(vs, field, in)
+	ok = b.checkActionPolicy(vs, field, in) && ok
+	cr := &compiledRoute{from: vs, field: field, policy: policy}
 	switch {
 	case in.Redirect != nil:
-		if !b.checkRedirect(vs, field+".redirect", in.Redirect) {
-			return nil
-		}
-		out.redirect = in.Redirect
+		ok = b.checkRedirect(vs, field+".redirect", in.Redirect, matches) && ok
+		cr.redirect = in.Redirect
 	case in.DirectResponse != nil:
-		out.direct = b.directResponse(vs, field+".directResponse", in.DirectResponse)
-		if out.direct == nil {
-			return nil
-		}
+		cr.direct = b.directResponse(vs, field+".directResponse", in.DirectResponse)
+		ok = cr.direct != nil && ok
 	default:
-		out.dests = b.compileDestinations(vs, field, in.Route)
-		if out.dests == nil {
-			return nil
+		cr.dests = b.compileDestinations(vs, field, in.Route)
+		ok = cr.dests != nil && ok
+	}
+	if !ok {
+		return nil
+	}
+	cr.rewrite = policy.finalRewrite()
+	b.reportShadowedAuthority(cr)
+	return cr
+}
+
+// reportShadowedAuthority warns about destination authorities that the
+// route's own authority rewrite overrides (as in Envoy, where the route's
+// host rewrite is applied after the weighted cluster's).
+func (b *builder) reportShadowedAuthority(cr *compiledRoute) {
+	if cr.rewrite == nil || cr.rewrite.Authority == "" {
+		return
+	}
+	for _, d := range cr.dests {
+		if d.authority != "" {
+			b.report(&cr.from.Meta, diag.Warning, CodeAuthority, strings.TrimSuffix(d.field, ".destination")+".headers.request",
+				fmt.Sprintf("the route rewrites the authority to %q, which overrides this destination's %q", cr.rewrite.Authority, d.authority),
+				"rewrite the authority in one place")
 		}
 	}
-	return out
 }
 
 // compileDestinations resolves the weighted destinations of a route.
@@ -163,13 +224,22 @@ func (b *builder) compileDestinations(vs *resource.VirtualService, field string,
 			ok = false
 			continue
 		}
-		out = append(out, compiledDest{
-			field:  dfield,
+		cd := compiledDest{
+			field:  dfield + ".destination",
 			host:   resolveShortName(d.Destination.Host, vs.Namespace, b.id.DomainSuffix),
 			subset: d.Destination.Subset,
 			port:   d.Destination.GetPort().GetNumber(),
 			weight: uint32(d.Weight),
-		})
+		}
+		if d.Headers != nil {
+			var good bool
+			cd.headers, cd.authority, good = b.compileHeaders(vs, dfield+".headers", d.Headers)
+			if !good {
+				ok = false
+				continue
+			}
+		}
+		out = append(out, cd)
 	}
 	if !ok {
 		return nil
@@ -191,93 +261,6 @@ func (b *builder) compileDestinations(vs *resource.VirtualService, field string,
 		return nil
 	}
 	return kept
-}
-
-// redirectCodeSupported reports whether Envoy can send a redirect code (0
-// is the default, 301).
-func redirectCodeSupported(code uint32) bool {
-	switch code {
-	case 0, 301, 302, 303, 307, 308:
-		return true
-	}
-	return false
-}
-
-func (b *builder) checkRedirect(vs *resource.VirtualService, field string, in *networkingv1.HTTPRedirect) bool {
-	if !redirectCodeSupported(in.RedirectCode) {
-		b.report(&vs.Meta, diag.Error, CodeRedirect, field+".redirectCode",
-			fmt.Sprintf("redirect code %d is not supported; the route is dropped", in.RedirectCode),
-			"use 301, 302, 303, 307 or 308")
-		return false
-	}
-	if in.Uri != "" && in.PrefixRewrite != "" {
-		b.report(&vs.Meta, diag.Error, CodeRedirect, field+".prefixRewrite",
-			"only one of uri and prefixRewrite can be set; the route is dropped", "")
-		return false
-	}
-	return true
-}
-
-// redirect builds the redirect for a listener. The default code is 301.
-// derivePort FROM_REQUEST_PORT is the listener's port, since routes are
-// built per port; as in Istio, an explicit or derived port that is the
-// scheme's default (80 for http, 443 for https) is left out of Location.
-// The scheme, when the redirect keeps the request's, is https on a
-// listener that terminates TLS.
-func redirect(in *networkingv1.HTTPRedirect, listenerPort uint32, listenerTLS bool) *snapshot.Redirect {
-	out := &snapshot.Redirect{
-		URI:           in.Uri,
-		Authority:     in.Authority,
-		Scheme:        in.Scheme,
-		Code:          in.RedirectCode,
-		PrefixRewrite: in.PrefixRewrite,
-	}
-	if out.Code == 0 {
-		out.Code = 301
-	}
-	if in.RedirectPort == nil {
-		return out
-	}
-	switch p := in.RedirectPort.(type) {
-	case *networkingv1.HTTPRedirect_Port:
-		out.Port = p.Port
-	case *networkingv1.HTTPRedirect_DerivePort:
-		if p.DerivePort == networkingv1.HTTPRedirect_FROM_REQUEST_PORT {
-			out.Port = listenerPort
-		}
-	}
-	scheme := in.Scheme
-	if scheme == "" {
-		scheme = "http"
-		if listenerTLS {
-			scheme = "https"
-		}
-	}
-	if (out.Port == 80 && scheme == "http") || (out.Port == 443 && scheme == "https") {
-		out.Port = 0
-	}
-	return out
-}
-
-func (b *builder) directResponse(vs *resource.VirtualService, field string, in *networkingv1.HTTPDirectResponse) *snapshot.DirectResponse {
-	if in.Status < 200 || in.Status > 599 {
-		b.report(&vs.Meta, diag.Error, CodeDirectResponse, field+".status",
-			fmt.Sprintf("status %d is not between 200 and 599; the route is dropped", in.Status), "")
-		return nil
-	}
-	out := &snapshot.DirectResponse{Status: in.Status}
-	switch body := in.GetBody().GetSpecifier().(type) {
-	case *networkingv1.HTTPBody_String_:
-		out.Body = []byte(body.String_)
-	case *networkingv1.HTTPBody_Bytes:
-		out.Body = append([]byte(nil), body.Bytes...)
-	}
-	if len(out.Body) > maxDirectResponseBody {
-		b.report(&vs.Meta, diag.Error, CodeDirectResponse, field+".body",
-			fmt.Sprintf("the body is %d bytes, over the 1 MiB limit; the route is dropped", len(out.Body)), "")
-		return nil
-	}
-	return out
 }
 
 // instantiate builds the snapshot routes of a VirtualService for one
@@ -306,7 +289,7 @@ func (b *builder) instantiate(cvs *compiledVS, port uint32, tls bool, gateways m
 		}
 		if catchAll {
 			for _, later := range cvs.routes[k+1:] {
-				b.report(&cvs.vs.Meta, diag.Warning, CodeUnreachableRoute, resource.JoinIndex("spec.http", later.index),
+				b.report(&later.from.Meta, diag.Warning, CodeUnreachableRoute, later.field,
 					fmt.Sprintf("the route is never used on port %d: route %q before it matches every request there", port, cr.name),
 					"put more specific routes first")
 			}
@@ -316,9 +299,19 @@ func (b *builder) instantiate(cvs *compiledVS, port uint32, tls bool, gateways m
 	return out
 }
 
-// snapshotRoute builds one snapshot route for a listener port.
+// snapshotRoute builds one snapshot route for a listener port. Header
+// operations and CORS apply whatever the action (Envoy applies them to
+// local replies too); a fault applies to forwarding and direct-response
+// routes; the rest only to forwarding routes.
 func (b *builder) snapshotRoute(cvs *compiledVS, cr *compiledRoute, cm *compiledMatch, port uint32, tls bool) *snapshot.Route {
-	out := &snapshot.Route{Name: cr.name, VirtualService: cvs.key}
+	p := cr.policy
+	out := &snapshot.Route{
+		Name:           cr.name,
+		VirtualService: cvs.key,
+		Delegate:       cr.delegate,
+		Headers:        p.headers,
+		CORS:           p.cors,
+	}
 	if cm != nil {
 		out.Matches = []snapshot.Match{cm.match}
 	}
@@ -327,14 +320,27 @@ func (b *builder) snapshotRoute(cvs *compiledVS, cr *compiledRoute, cm *compiled
 		out.Redirect = redirect(cr.redirect, port, tls)
 	case cr.direct != nil:
 		out.DirectResponse = cr.direct
+		out.Fault = p.fault
 	default:
+		out.Fault = p.fault
+		out.Timeout = p.timeout
+		out.Rewrite = cr.rewrite
+		routeAuthority := cr.rewrite != nil && cr.rewrite.Authority != ""
 		out.Destinations = make([]snapshot.WeightedCluster, len(cr.dests))
 		for i := range cr.dests {
-			out.Destinations[i] = snapshot.WeightedCluster{
-				Cluster: b.resolveDestination(cvs.vs, &cr.dests[i], port),
-				Weight:  cr.dests[i].weight,
+			d := &cr.dests[i]
+			wc := snapshot.WeightedCluster{
+				Cluster: b.resolveDestination(cr.from, d, port),
+				Weight:  d.weight,
+				Headers: d.headers,
 			}
+			if !routeAuthority {
+				wc.Authority = d.authority
+			}
+			out.Destinations[i] = wc
 		}
+		out.Mirrors = b.routeMirrors(p, port)
+		out.Retry = b.routeRetry(p, out.Destinations)
 	}
 	return out
 }

@@ -55,6 +55,9 @@ type endpoint struct {
 	cluster string
 	weight  uint32
 	origin  string
+	// health is what the source reports (EndpointSlice conditions);
+	// empty means HEALTHY.
+	health snapshot.EndpointHealth
 }
 
 func (s *service) port(number uint32) (servicePort, bool) {
@@ -121,8 +124,9 @@ func (b *builder) addKubeService(s *resource.Service) {
 			h2:     portIsH2(p.Name, derefString(p.AppProtocol)),
 		})
 	}
-	// A Service without a selector gets its endpoints from EndpointSlices
-	// managed by someone else; the Bundle has none yet.
+	// WorkloadEntries the selector matches, as in Istio, and the
+	// EndpointSlices of the Service, which a cluster keeps for its Pods (or
+	// someone else keeps for a Service without a selector).
 	if len(s.Spec.Selector) > 0 {
 		for _, we := range b.in.WorkloadEntries {
 			if we.Spec == nil || we.Namespace != s.Namespace || !labelsMatch(s.Spec.Selector, we.Spec.Labels) {
@@ -140,6 +144,7 @@ func (b *builder) addKubeService(s *resource.Service) {
 			svc.endpoints = append(svc.endpoints, ep)
 		}
 	}
+	svc.endpoints = append(svc.endpoints, b.sliceEndpoints(s, kports)...)
 	b.register(svc, "metadata.name")
 }
 

@@ -85,6 +85,7 @@ func Build(b *resource.Bundle, id Identity) (*snapshot.Snapshot, diag.List) {
 		Listeners: make([]*snapshot.Listener, 0, len(listeners)),
 		Clusters:  bl.buildClusters(),
 	}
+	bl.applyServiceUpstream(snap.Clusters)
 	for _, l := range listeners {
 		if l.served {
 			snap.Listeners = append(snap.Listeners, l.out)
@@ -124,6 +125,8 @@ type builder struct {
 	// gateway's position for locality-aware load balancing (topology.go).
 	namespaces map[string]*resource.Namespace
 	gateway    position
+	// kube indexes EndpointSlices, Pods and Nodes (endpointslices.go).
+	kube *kubeIndex
 }
 
 // report records a diagnostic about a field of an object. The same

@@ -60,6 +60,9 @@ func (b *builder) bindVirtualServices(listeners []*listenerBuild) {
 			b.report(&vs.Meta, diag.Error, CodeNoSpec, "spec", "the VirtualService has no spec; it is ignored", "")
 			continue
 		}
+		if isDelegateVS(vs) && len(vs.Spec.Gateways) == 0 {
+			continue // served only through the root routes that delegate to it (delegate.go)
+		}
 		gateways, bound := b.vsGateways(vs)
 		if len(bound) == 0 {
 			continue

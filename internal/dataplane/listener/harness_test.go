@@ -36,7 +36,7 @@ type harness struct {
 	id   translate.Identity
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T, opts ...func(*listener.Options)) *harness {
 	t.Helper()
 	logger := slog.New(slog.DiscardHandler)
 	if testing.Verbose() {
@@ -44,11 +44,15 @@ func newHarness(t *testing.T) *harness {
 	}
 	data := dataplane.New(dataplane.Options{})
 	h := &harness{t: t, data: data}
-	h.mgr = listener.NewManager(listener.Options{
+	o := listener.Options{
 		Handler: data.Handler,
 		Dialer:  &tcpproxy.EndpointDialer{Snapshot: data.Snapshot},
 		Logger:  logger,
-	})
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	h.mgr = listener.NewManager(o)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()

@@ -23,11 +23,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/meshgate/meshgate/internal/dataplane/forwarded"
 	"github.com/meshgate/meshgate/internal/dataplane/tcpproxy"
 	"github.com/meshgate/meshgate/internal/snapshot"
 	"github.com/meshgate/meshgate/internal/telemetry/accesslog"
@@ -57,6 +60,22 @@ type Options struct {
 	// AccessLog receives a record per L4 connection; nil disables it.
 	AccessLog *accesslog.Logger
 	Logger    *slog.Logger
+
+	// Forwarded says whom HTTP requests trust for the client address,
+	// X-Forwarded-Proto and X-Forwarded-Client-Cert; nil is Istio's
+	// gateway default (trust only the peer, SANITIZE_SET).
+	Forwarded *forwarded.Settings
+	// ProxyProtocol, when set, requires a PROXY protocol header on every
+	// connection of every listener (Istio's gatewayTopology.proxyProtocol).
+	ProxyProtocol *ProxyProtocol
+	// ReusePort binds listeners with SO_REUSEPORT, so a new gateway
+	// process can bind them while this one drains.
+	ReusePort bool
+	// Inherited are listening sockets handed over by a previous gateway
+	// process, by listen address (see Address). Open serves an address
+	// from its inherited socket instead of binding it; the first Open
+	// closes the ones it did not use.
+	Inherited map[string]net.Listener
 }
 
 // Manager keeps one socket per listen address.
@@ -69,6 +88,15 @@ type Manager struct {
 	// retired are sockets replaced by Open (their kind changed); the next
 	// CloseExcept drains them.
 	retired []*socket
+	// inherited are the Options.Inherited sockets not used yet.
+	inherited map[string]net.Listener
+	// closing is set by Shutdown: Open binds nothing new afterwards.
+	closing bool
+	// draining is set by Drain; sockets bound later start draining too.
+	draining bool
+	// untrustedRedirect is set once an https redirect has answered a
+	// request claiming https in an untrusted X-Forwarded-Proto.
+	untrustedRedirect atomic.Bool
 }
 
 // NewManager returns a Manager.
@@ -79,7 +107,11 @@ func NewManager(opts Options) *Manager {
 	if opts.Dialer == nil {
 		opts.Dialer = noDialer{}
 	}
-	return &Manager{opts: opts, logger: opts.Logger, sockets: make(map[string]*socket)}
+	inherited := make(map[string]net.Listener, len(opts.Inherited))
+	for a, ln := range opts.Inherited {
+		inherited[a] = ln
+	}
+	return &Manager{opts: opts, logger: opts.Logger, sockets: make(map[string]*socket), inherited: inherited}
 }
 
 // Address is the address a listener binds: its Bind IP (all addresses
@@ -98,6 +130,7 @@ func Address(l *snapshot.Listener) string {
 func (m *Manager) Open(want []*snapshot.Listener) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	defer m.releaseInherited()
 	var errs []error
 	for _, l := range want {
 		addr := Address(l)
@@ -108,10 +141,16 @@ func (m *Manager) Open(want []*snapshot.Listener) error {
 				s.cfg.Store(cfg)
 				continue
 			}
+			if m.closing {
+				continue // shutting down: keep the old socket draining
+			}
 			m.logger.Info("replacing listener", "address", addr, "from", s.kind.String(), "to", k.String())
 			s.stopAccepting()
 			m.retired = append(m.retired, s)
 			delete(m.sockets, addr)
+		}
+		if m.closing {
+			continue
 		}
 		s, err := m.bind(addr, k, cfg)
 		if err != nil {
@@ -119,10 +158,34 @@ func (m *Manager) Open(want []*snapshot.Listener) error {
 			continue
 		}
 		m.sockets[addr] = s
+		if m.draining {
+			s.drainConnections()
+		}
 		m.logger.Info("listening", "address", s.ln.Addr().String(), "kind", k.String())
 		go s.serve()
 	}
 	return errors.Join(errs...)
+}
+
+// releaseInherited closes the inherited sockets the configuration did not
+// claim; after the first Open nothing else will.
+func (m *Manager) releaseInherited() {
+	for a, ln := range m.inherited {
+		m.logger.Info("closing an inherited listener the configuration does not use", "address", a)
+		_ = ln.Close()
+		delete(m.inherited, a)
+	}
+}
+
+// listen binds addr, or takes over the socket a previous process handed
+// over for it.
+func (m *Manager) listen(addr string) (net.Listener, error) {
+	if ln, ok := m.inherited[addr]; ok {
+		delete(m.inherited, addr)
+		m.logger.Info("serving a listener handed over by the previous process", "address", addr)
+		return ln, nil
+	}
+	return Listen(addr, m.opts.ReusePort)
 }
 
 // compile prepares a listener's configuration, loading its certificates.
@@ -143,22 +206,26 @@ func (m *Manager) compile(addr string, l *snapshot.Listener) *socketConfig {
 }
 
 func (m *Manager) bind(addr string, k kind, cfg *socketConfig) (*socket, error) {
-	ln, err := net.Listen("tcp", addr)
+	ln, err := m.listen(addr)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &socket{
-		addr: addr, kind: k, ln: ln, logger: m.logger,
+		addr: addr, kind: k, ln: ln, logger: m.logger, mgr: m,
 		ctx: ctx, cancel: cancel, done: make(chan struct{}),
 	}
 	s.cfg.Store(cfg)
 	switch k {
 	case kindHTTP:
-		s.http = newHTTPServer(s.requireTLS(m.opts.Handler(addr)))
+		s.http = newHTTPServer(s.prepare(s.requireTLS(m.opts.Handler(addr))))
 	case kindTLS:
-		s.http = newHTTPServer(s.misdirected(m.opts.Handler(addr)))
+		s.http = newHTTPServer(s.prepare(s.misdirected(m.opts.Handler(addr))))
+	}
+	if s.http != nil {
 		s.handoff = newHandoff(ln.Addr())
+		s.http.ConnContext = s.connContext
+		s.http.ConnState = s.connState
 	}
 	if k != kindHTTP {
 		s.proxy = tcpproxy.New(tcpproxy.Options{
@@ -203,9 +270,110 @@ func (m *Manager) CloseExcept(keep []string) (drain func(context.Context)) {
 }
 
 // Shutdown closes every socket and waits for in-flight requests and
-// connections, bounded by ctx.
+// connections, bounded by ctx. Open binds nothing afterwards.
 func (m *Manager) Shutdown(ctx context.Context) {
+	m.mu.Lock()
+	m.closing = true
+	m.mu.Unlock()
 	m.CloseExcept(nil)(ctx)
+}
+
+// StopAccepting closes every listening socket at once and binds no new
+// ones; connections already accepted go on until Shutdown. A gateway
+// that has handed its sockets to a successor calls it: the successor
+// accepts on the same sockets.
+func (m *Manager) StopAccepting() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closing = true
+	for _, s := range m.sockets {
+		s.stopAccepting()
+	}
+}
+
+// Files returns a duplicate of every listening socket's descriptor, by
+// listen address, to hand over to a successor process. The caller closes
+// them.
+func (m *Manager) Files() (map[string]*os.File, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string]*os.File, len(m.sockets))
+	for a, s := range m.sockets {
+		f, err := ListenerFile(s.ln)
+		if err != nil {
+			for _, f := range out {
+				_ = f.Close()
+			}
+			return nil, fmt.Errorf("listener %s: %w", a, err)
+		}
+		out[a] = f
+	}
+	return out, nil
+}
+
+// ListenerFile duplicates a TCP listener's descriptor.
+func ListenerFile(ln net.Listener) (*os.File, error) {
+	fl, ok := ln.(interface{ File() (*os.File, error) })
+	if !ok {
+		return nil, fmt.Errorf("%T has no descriptor to hand over", ln)
+	}
+	return fl.File()
+}
+
+// Drain starts draining every socket while it keeps accepting: HTTP/1
+// responses carry "Connection: close" and idle HTTP/1 connections are
+// closed, and HTTP/2 connections get GOAWAY as their streams finish, so
+// clients move to other gateways while load balancers still send new
+// connections here. L4 connections are left to finish.
+func (m *Manager) Drain() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.draining = true
+	for _, s := range m.sockets {
+		s.drainConnections()
+	}
+}
+
+// ActiveConnections counts the connections accepted and not yet closed
+// on every socket, including sockets being drained after a
+// configuration change.
+func (m *Manager) ActiveConnections() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var n int64
+	for _, s := range m.sockets {
+		n += s.active.Load()
+	}
+	for _, s := range m.retired {
+		n += s.active.Load()
+	}
+	return n
+}
+
+// SocketStatus describes one bound socket.
+type SocketStatus struct {
+	Address string `json:"address"`
+	Bound   string `json:"bound"`
+	Kind    string `json:"kind"`
+	// Active is the number of open connections.
+	Active int64 `json:"activeConnections"`
+	// Refused counts connections closed by the PROXY protocol policy.
+	Refused uint64 `json:"proxyProtocolRefused,omitempty"`
+}
+
+// Status lists the bound sockets by address.
+func (m *Manager) Status() []SocketStatus {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]SocketStatus, 0, len(m.sockets))
+	for a, s := range m.sockets {
+		out = append(out, SocketStatus{
+			Address: a, Bound: s.ln.Addr().String(), Kind: s.kind.String(),
+			Active: s.active.Load(), Refused: s.refused.Load(),
+		})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Address < out[j].Address })
+	return out
 }
 
 // Addresses returns the bound listen addresses, as configured, sorted.

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/meshgate/meshgate/internal/dataplane/forwarded"
 	"github.com/meshgate/meshgate/internal/dataplane/router"
 	"github.com/meshgate/meshgate/internal/dataplane/tcpproxy"
 	"github.com/meshgate/meshgate/internal/snapshot"
@@ -97,21 +98,30 @@ type socket struct {
 	ln     net.Listener
 	logger *slog.Logger
 	cfg    atomic.Pointer[socketConfig]
+	mgr    *Manager
 
-	// http serves HTTP and TLS sockets; for TLS ones it is fed through
-	// handoff.
+	// http serves HTTP and TLS sockets, fed through handoff: the accept
+	// loop reads the PROXY header and, for TLS, the ClientHello and the
+	// handshake, before net/http sees the connection.
 	http    *http.Server
 	handoff *handoff
+	// facts holds each connection's forwarding facts from hand-off until
+	// http.Server's ConnContext puts them into the connection's context.
+	facts sync.Map
 	// proxy serves the L4 connections of TLS and TCP sockets.
 	proxy *tcpproxy.Proxy
-	// pending counts connections between accept and hand-off (for TLS:
-	// reading the ClientHello, handshaking); ctx aborts them when a drain
-	// runs out of time.
+	// pending counts connections between accept and hand-off (reading the
+	// PROXY header and ClientHello, handshaking, until net/http tracks
+	// them); ctx aborts them when a drain runs out of time.
 	pending sync.WaitGroup
 	ctx     context.Context
 	cancel  context.CancelFunc
 	// done is closed when the accept loop has ended.
 	done chan struct{}
+	// active counts accepted connections not yet closed; refused counts
+	// connections the PROXY protocol policy closed.
+	active  atomic.Int64
+	refused atomic.Uint64
 }
 
 func (s *socket) config() *socketConfig { return s.cfg.Load() }
@@ -119,18 +129,80 @@ func (s *socket) config() *socketConfig { return s.cfg.Load() }
 // serve runs the accept loop until the listener is closed.
 func (s *socket) serve() {
 	defer close(s.done)
-	var err error
+	if s.http != nil {
+		go func() { _ = s.http.Serve(s.handoff) }()
+	}
+	if err := s.acceptLoop(s.handle); err != nil {
+		s.logger.Error("listener stopped", "address", s.addr, "error", err)
+	}
+}
+
+// handle takes one accepted connection through the PROXY protocol, then
+// to what the socket serves.
+func (s *socket) handle(raw net.Conn) {
+	c, facts, ok := s.admit(raw)
+	if !ok {
+		s.pending.Done()
+		return
+	}
 	switch s.kind {
 	case kindHTTP:
-		err = s.http.Serve(s.ln)
+		s.pushHTTP(c, facts)
 	case kindTLS:
-		go func() { _ = s.http.Serve(s.handoff) }()
-		err = s.acceptLoop(s.serveTLS)
+		s.serveTLS(c, facts)
 	case kindTCP:
-		err = s.acceptLoop(s.serveTCP)
+		s.serveTCP(c)
 	}
-	if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
-		s.logger.Error("listener stopped", "address", s.addr, "error", err)
+}
+
+// admit reads the connection's PROXY header when the listeners require
+// one, and returns the connection to serve with its forwarding facts.
+func (s *socket) admit(raw net.Conn) (net.Conn, *forwarded.Conn, bool) {
+	peer := addrPort(raw.RemoteAddr())
+	facts := &forwarded.Conn{Peer: peer, Socket: peer, Settings: s.mgr.opts.Forwarded}
+	pp := s.mgr.opts.ProxyProtocol
+	if pp == nil {
+		return raw, facts, true
+	}
+	// A drain that runs out of time cancels s.ctx: fail the header read.
+	stop := context.AfterFunc(s.ctx, func() { _ = raw.SetDeadline(time.Unix(1, 0)) })
+	a, err := pp.admit(raw)
+	stop()
+	if err != nil {
+		s.refused.Add(1)
+		s.logger.Debug("connection closed by the PROXY protocol policy", "address", s.addr, "error", err)
+		_ = raw.Close()
+		return nil, nil, false
+	}
+	if a.proxied {
+		facts.Peer, facts.ProxyProtocol = a.source, true
+	}
+	return a.conn, facts, true
+}
+
+// pushHTTP hands a connection to the HTTP server. Its pending count ends
+// when net/http has started tracking it (ConnState StateNew), so a drain
+// that waits for pending connections and then shuts the server down
+// cannot miss it.
+func (s *socket) pushHTTP(c net.Conn, facts *forwarded.Conn) {
+	s.facts.Store(c, facts)
+	if !s.handoff.push(s.ctx, c) {
+		s.facts.Delete(c)
+		s.pending.Done()
+	}
+}
+
+// connContext gives every request of a connection its forwarding facts.
+func (s *socket) connContext(ctx context.Context, c net.Conn) context.Context {
+	if f, ok := s.facts.LoadAndDelete(c); ok {
+		return forwarded.WithConn(ctx, f.(*forwarded.Conn))
+	}
+	return ctx
+}
+
+func (s *socket) connState(_ net.Conn, st http.ConnState) {
+	if st == http.StateNew {
+		s.pending.Done()
 	}
 }
 
@@ -156,7 +228,8 @@ func (s *socket) acceptLoop(handle func(net.Conn)) error {
 		}
 		delay = 0
 		s.pending.Add(1)
-		go handle(c)
+		s.active.Add(1)
+		go handle(&trackedConn{Conn: c, release: func() { s.active.Add(-1) }})
 	}
 }
 
@@ -172,7 +245,7 @@ func (s *socket) serveTCP(c net.Conn) {
 // serveTLS routes a connection of a TLS socket by the SNI of its
 // ClientHello: through untouched (PASSTHROUGH), or terminated and handed
 // to the HTTP server or the TCP proxy.
-func (s *socket) serveTLS(raw net.Conn) {
+func (s *socket) serveTLS(raw net.Conn, facts *forwarded.Conn) {
 	handedOff := false
 	defer func() {
 		if !handedOff {
@@ -221,13 +294,25 @@ func (s *socket) serveTLS(raw net.Conn) {
 		return
 	}
 	if ch.spec.HTTP {
-		s.handoff.push(s.ctx, tc)
+		handedOff = true
+		f := *facts
+		f.LocalURIs = ch.localURIs
+		s.pushHTTP(tc, &f)
 		return
 	}
 	handedOff = true
 	s.proxy.Handle(s.ctx, tcpproxy.Conn{
 		Client: tc, Routes: ch.spec.Routes, SNI: hello.ServerName, Protocol: "tcp", Admitted: s.pending.Done,
 	})
+}
+
+// drainConnections makes HTTP responses carry "Connection: close" (and
+// HTTP/2 connections send GOAWAY when idle) from now on, and closes idle
+// HTTP/1 connections.
+func (s *socket) drainConnections() {
+	if s.http != nil {
+		s.http.SetKeepAlivesEnabled(false)
+	}
 }
 
 // stopAccepting closes the listening socket; connections already
@@ -238,17 +323,15 @@ func (s *socket) stopAccepting() { _ = s.ln.Close() }
 // then closes what is left.
 func (s *socket) drain(ctx context.Context) {
 	<-s.done
-	if s.kind != kindHTTP {
-		// Connections accepted but not yet handed on must reach the HTTP
-		// server or the proxy before those are shut down.
-		pending := make(chan struct{})
-		go func() { s.pending.Wait(); close(pending) }()
-		select {
-		case <-pending:
-		case <-ctx.Done():
-			s.cancel() // abort handshakes still running
-			<-pending
-		}
+	// Connections accepted but not yet handed on must reach the HTTP
+	// server or the proxy before those are shut down.
+	pending := make(chan struct{})
+	go func() { s.pending.Wait(); close(pending) }()
+	select {
+	case <-pending:
+	case <-ctx.Done():
+		s.cancel() // abort PROXY header reads and handshakes still running
+		<-pending
 	}
 	var wg sync.WaitGroup
 	if s.http != nil {

@@ -24,6 +24,9 @@ type chain struct {
 	tls *tls.Config
 	// err, when set, makes the chain refuse its connections.
 	err error
+	// localURIs are the URI SANs of the chain's (first) certificate: the
+	// "By" of the X-Forwarded-Client-Cert elements it adds.
+	localURIs []string
 }
 
 // newChain prepares a filter chain. Certificate files are read here, when
@@ -37,12 +40,33 @@ func newChain(fc *snapshot.FilterChain) *chain {
 		c.err = errors.New(fc.Unavailable)
 	case fc.TLS != nil:
 		c.tls, c.err = serverTLSConfig(fc.TLS)
+		if c.err == nil {
+			c.localURIs = uriSANs(c.tls.Certificates[0])
+		}
 		if c.err != nil && fc.TLS.Mode == snapshot.TLSIstioMutual {
 			c.err = fmt.Errorf("ISTIO_MUTUAL needs the gateway's mesh certificate (cert-chain.pem, key.pem and root-cert.pem in %s): %w",
 				workloadDir(fc.TLS), c.err)
 		}
 	}
 	return c
+}
+
+// uriSANs returns the URI SANs of a certificate's leaf. With several
+// certificates (RSA and ECDSA) the first one's are used; the gateway's
+// certificates for one server carry the same identity.
+func uriSANs(cert tls.Certificate) []string {
+	leaf := cert.Leaf
+	if leaf == nil && len(cert.Certificate) > 0 {
+		leaf, _ = x509.ParseCertificate(cert.Certificate[0])
+	}
+	if leaf == nil {
+		return nil
+	}
+	out := make([]string, 0, len(leaf.URIs))
+	for _, u := range leaf.URIs {
+		out = append(out, u.String())
+	}
+	return out
 }
 
 func workloadDir(t *snapshot.TLSContext) string {

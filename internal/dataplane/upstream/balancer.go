@@ -19,6 +19,8 @@ type plan struct {
 	// source holds the hosts a source reports as not healthy; everything
 	// else is healthy unless ejected.
 	source map[*lb.Host]priority.Health
+	// levelOf is each host's index in levels.
+	levelOf map[*lb.Host]int
 }
 
 // balancer is an immutable picker for one state of the hosts' health.
@@ -113,7 +115,7 @@ func newPlan(sc *snapshot.Cluster, hosts []*lb.Host, opts lb.Options, withPicker
 		priority uint32
 		locality string
 	}
-	p := &plan{source: map[*lb.Host]priority.Health{}}
+	p := &plan{source: map[*lb.Host]priority.Health{}, levelOf: make(map[*lb.Host]int, len(hosts))}
 	groups := map[groupKey]*priority.Group{}
 	var keys []groupKey
 	seen := make(map[*lb.Host]bool, len(hosts))
@@ -143,6 +145,9 @@ func newPlan(sc *snapshot.Cluster, hosts []*lb.Host, opts lb.Options, withPicker
 			p.levels = append(p.levels, priority.Priority{})
 		}
 		g := groups[k]
+		for _, h := range g.Hosts {
+			p.levelOf[h] = len(p.levels) - 1
+		}
 		// Built once per snapshot and reused by every rebuild while all
 		// of the locality's hosts are eligible, which keeps ring-hash
 		// tables and round-robin positions across health changes

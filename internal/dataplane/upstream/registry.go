@@ -1,9 +1,9 @@
 package upstream
 
 import (
-	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/meshgate/meshgate/internal/lb"
@@ -12,8 +12,6 @@ import (
 
 // Upstream HTTP defaults, Istio's where it documents one.
 const (
-	// defaultIdleTimeout is Istio's connectionPool.http.idleTimeout default.
-	defaultIdleTimeout = time.Hour
 	// defaultConnectTimeout is Istio's mesh connectTimeout default.
 	defaultConnectTimeout = 10 * time.Second
 	// maxIdlePerHost bounds the idle keep-alive connections kept per
@@ -46,6 +44,18 @@ type hostKey struct{ cluster, address string }
 type clusterState struct {
 	outlier outlierState
 	spill   *spillCounters
+	breaker *Breaker
+	// limit holds the connectionPool settings of the latest snapshot, for
+	// the dialers of the cluster's transports, which outlive snapshots.
+	limit atomic.Pointer[snapshot.ConnectionLimits]
+}
+
+// limits returns the cluster's connectionPool settings.
+func (st *clusterState) limits() *snapshot.ConnectionLimits {
+	if l := st.limit.Load(); l != nil {
+		return l
+	}
+	return &snapshot.ConnectionLimits{}
 }
 
 // NewRegistry returns an empty registry. now is the clock of outlier
@@ -62,9 +72,36 @@ func NewRegistry(now func() time.Time) *Registry {
 	}
 }
 
+// transportKey says which transport (connection pool) a cluster uses.
+// Clusters with equal settings share one. A cluster that limits or
+// retires its connections (maxConnections, maxRequestsPerConnection,
+// maxConnectionDuration) gets its own (cluster is set), so its
+// connections are counted and retired on their own, per cluster, as Envoy
+// counts them.
 type transportKey struct {
 	protocol       snapshot.UpstreamProtocol
 	connectTimeout time.Duration
+	idleTimeout    time.Duration
+	keepalive      keepaliveKey
+	cluster        string
+}
+
+type keepaliveKey struct {
+	set            bool
+	probes         uint32
+	time, interval time.Duration
+}
+
+func transportKeyOf(sc *snapshot.Cluster) transportKey {
+	l := &sc.Limits
+	k := transportKey{protocol: sc.UpstreamProtocol, connectTimeout: sc.ConnectTimeout, idleTimeout: l.IdleTimeout}
+	if ka := l.TCPKeepalive; ka != nil {
+		k.keepalive = keepaliveKey{set: true, probes: ka.Probes, time: ka.Time, interval: ka.Interval}
+	}
+	if l.MaxConnections > 0 || l.MaxRequestsPerConnection > 0 || l.MaxConnectionDuration > 0 {
+		k.cluster = sc.Name
+	}
+	return k
 }
 
 // host returns the host of a cluster's endpoint, reusing the one from the
@@ -88,7 +125,7 @@ func (r *Registry) host(cluster, address string, weight uint32) *lb.Host {
 func (r *Registry) state(name string) *clusterState {
 	st := r.clusters[name]
 	if st == nil {
-		st = &clusterState{}
+		st = &clusterState{breaker: &Breaker{}}
 		r.clusters[name] = st
 	}
 	return st
@@ -98,16 +135,13 @@ func (r *Registry) transport(k transportKey) *http.Transport {
 	if t, ok := r.transports[k]; ok {
 		return t
 	}
-	timeout := k.connectTimeout
-	if timeout <= 0 {
-		timeout = defaultConnectTimeout
-	}
-	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
 	t := &http.Transport{
-		DialContext:         dialer.DialContext,
+		DialContext:         r.dialer(k),
 		MaxIdleConns:        0, // no global cap; bounded per host below
 		MaxIdleConnsPerHost: maxIdlePerHost,
-		IdleConnTimeout:     defaultIdleTimeout,
+		// translate fills Istio's default (1h); zero is "no idle
+		// timeout" (idleTimeout: 0s), which is also the transport's.
+		IdleConnTimeout: k.idleTimeout,
 		// The gateway forwards what the client sent; it must not add
 		// Accept-Encoding and transparently decompress.
 		DisableCompression:    true,
@@ -150,6 +184,11 @@ func (r *Registry) Forget(live *Set) {
 	for k, t := range r.transports {
 		if !usedT[k] {
 			t.CloseIdleConnections()
+			// A cluster's own transport counts into that cluster's
+			// state, which may just have been dropped: never reuse it.
+			if k.cluster != "" {
+				delete(r.transports, k)
+			}
 		}
 	}
 }

@@ -38,6 +38,7 @@ type Cluster struct {
 
 	detector *outlier.Detector // nil without outlier detection
 	spill    *spillCounters    // nil without spillover
+	breaker  *Breaker
 }
 
 // Set is the runtime view of every cluster of one snapshot. It is
@@ -71,7 +72,7 @@ func (r *Registry) Build(snap *snapshot.Snapshot, opts lb.Options) *Set {
 		c := &Cluster{
 			Spec:  sc,
 			Hosts: make([]*lb.Host, len(sc.Endpoints)),
-			key:   transportKey{protocol: sc.UpstreamProtocol, connectTimeout: sc.ConnectTimeout},
+			key:   transportKeyOf(sc),
 			now:   r.now,
 			rnd:   rnd,
 		}
@@ -79,6 +80,8 @@ func (r *Registry) Build(snap *snapshot.Snapshot, opts lb.Options) *Set {
 			c.Hosts[i] = r.host(sc.Name, ep.Address, ep.Weight)
 		}
 		st := r.state(sc.Name)
+		st.limit.Store(&sc.Limits)
+		c.breaker = st.breaker
 		st.outlier.update(sc.Outlier, c.Hosts, now)
 		c.detector = st.outlier.detector
 		if sc.Spillover != nil {

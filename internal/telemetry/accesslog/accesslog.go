@@ -11,18 +11,21 @@ import (
 
 // Record is what is known about one finished request.
 type Record struct {
-	Start                   time.Time
-	Method                  string
-	Path                    string
-	Protocol                string
-	Authority               string
-	Status                  int
-	Flags                   Flags
-	BytesReceived           int64
-	BytesSent               int64
-	Duration                time.Duration
-	UpstreamHost            string
-	UpstreamCluster         string
+	Start           time.Time
+	Method          string
+	Path            string
+	Protocol        string
+	Authority       string
+	Status          int
+	Flags           Flags
+	BytesReceived   int64
+	BytesSent       int64
+	Duration        time.Duration
+	UpstreamHost    string
+	UpstreamCluster string
+	// UpstreamAttempts is how many attempts were sent upstream: 1 plus
+	// the retries (Envoy's %UPSTREAM_REQUEST_ATTEMPT_COUNT%).
+	UpstreamAttempts        int
 	RouteName               string
 	DownstreamRemoteAddress string
 	XForwardedFor           string
@@ -61,6 +64,7 @@ func (lg *Logger) Log(r *Record) {
 		slog.Int64("duration", r.Duration.Milliseconds()),
 		slog.String("upstream_host", r.UpstreamHost),
 		slog.String("upstream_cluster", r.UpstreamCluster),
+		slog.Int("upstream_request_attempt_count", r.UpstreamAttempts),
 		slog.String("route_name", r.RouteName),
 		slog.String("downstream_remote_address", r.DownstreamRemoteAddress),
 		slog.String("authority", r.Authority),

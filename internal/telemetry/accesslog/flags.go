@@ -24,20 +24,38 @@ const (
 	DownstreamConnectionTermination
 	// UpstreamRemoteReset (UR): the upstream reset the stream.
 	UpstreamRemoteReset
+	// UpstreamOverflow (UO): a circuit breaker refused the request (503
+	// with x-envoy-overloaded: true) or a retry (the response is then
+	// the last attempt's).
+	UpstreamOverflow
+	// UpstreamRetryLimitExceeded (URX): the last attempt failed in a way
+	// the retry policy retries, but no retry was left.
+	UpstreamRetryLimitExceeded
+	// DelayInjected (DI): fault injection delayed the request.
+	DelayInjected
+	// FaultInjected (FI): fault injection aborted the request.
+	FaultInjected
 )
 
+// flagNames is in the order Envoy prints flags (the order of its
+// response-flag enumeration), so combinations such as "UF,URX" read the
+// same as in Envoy's logs.
 var flagNames = []struct {
 	f    Flags
 	name string
 }{
-	{NoRoute, "NR"},
 	{NoHealthyUpstream, "UH"},
-	{UpstreamConnectionFailure, "UF"},
-	{NoClusterFound, "NC"},
-	{UpstreamConnectionTermination, "UC"},
 	{UpstreamRequestTimeout, "UT"},
-	{DownstreamConnectionTermination, "DC"},
 	{UpstreamRemoteReset, "UR"},
+	{UpstreamConnectionFailure, "UF"},
+	{UpstreamConnectionTermination, "UC"},
+	{UpstreamOverflow, "UO"},
+	{NoRoute, "NR"},
+	{DelayInjected, "DI"},
+	{FaultInjected, "FI"},
+	{DownstreamConnectionTermination, "DC"},
+	{UpstreamRetryLimitExceeded, "URX"},
+	{NoClusterFound, "NC"},
 }
 
 // String renders the flags as Envoy does: comma-separated codes, or "-"

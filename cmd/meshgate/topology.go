@@ -1,0 +1,137 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	meshv1alpha1 "istio.io/api/mesh/v1alpha1"
+
+	"github.com/meshgate/meshgate/internal/app"
+	"github.com/meshgate/meshgate/internal/dataplane/listener"
+	"github.com/meshgate/meshgate/internal/meshconfig"
+)
+
+// topologyFlags are the gateway's place behind load balancers and its
+// drain. Precedence, highest first: these flags, the --proxy-config file
+// (what the proxy.istio.io/config annotation holds), the --mesh file's
+// defaultConfig, Istio's defaults.
+type topologyFlags struct {
+	mesh, proxyConfig string
+
+	numTrustedProxies    int
+	trustedCIDRs         string
+	internalCIDRs        string
+	debugHeader          bool
+	proxyProtocol        bool
+	proxyProtocolAllowed string
+	proxyProtocolOutside string
+	proxyProtocolTimeout time.Duration
+
+	drainDelay     time.Duration
+	drainMode      string
+	reusePort      bool
+	handoverSocket string
+}
+
+func (f *topologyFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.mesh, "mesh", "", "Istio MeshConfig file (YAML or JSON, or the istio ConfigMap); its defaultConfig.gatewayTopology and drain settings apply")
+	fs.StringVar(&f.proxyConfig, "proxy-config", "", "ProxyConfig file overriding the mesh defaultConfig for this gateway, as Istio's proxy.istio.io/config annotation does (same content)")
+	fs.IntVar(&f.numTrustedProxies, "num-trusted-proxies", -1, "gatewayTopology.numTrustedProxies: trusted hops in front of the gateway (-1: from --mesh/--proxy-config)")
+	fs.StringVar(&f.trustedCIDRs, "trusted-cidrs", "", "trust X-Forwarded-For and X-Forwarded-Proto from peers in these CIDRs (comma-separated), walking X-Forwarded-For past them; instead of hop counting")
+	fs.StringVar(&f.internalCIDRs, "internal-cidrs", "", "peers whose requests without X-Forwarded-For are internal (x-envoy-internal: true); none by default, as in Istio")
+	fs.BoolVar(&f.debugHeader, "client-address-header", false, "add "+"X-Meshgate-Client-Address-Source to responses, saying how the client address was derived")
+	fs.BoolVar(&f.proxyProtocol, "proxy-protocol", false, "require a PROXY protocol (v1 or v2) header on every listener, as gatewayTopology.proxyProtocol does")
+	fs.StringVar(&f.proxyProtocolAllowed, "proxy-protocol-allowed-cidrs", "", "sources allowed to send PROXY headers (comma-separated CIDRs); empty allows any, as Istio does")
+	fs.StringVar(&f.proxyProtocolOutside, "proxy-protocol-outside", "reject", "connections from outside --proxy-protocol-allowed-cidrs: reject (close) or direct (serve as direct clients; a PROXY header from them closes the connection)")
+	fs.DurationVar(&f.proxyProtocolTimeout, "proxy-protocol-timeout", listener.DefaultProxyHeaderTimeout, "how long a connection may take to send its PROXY header")
+	fs.DurationVar(&f.drainDelay, "drain-delay", meshconfig.DefaultTerminationDrainDuration, "after SIGTERM, how long readiness fails and listeners keep accepting (telling clients to go) before they close; default terminationDrainDuration, or MINIMUM_DRAIN_DURATION in until-idle mode")
+	fs.StringVar(&f.drainMode, "drain-mode", "", "fixed (close after --drain-delay) or until-idle (then wait for zero active connections, Istio's EXIT_ON_ZERO_ACTIVE_CONNECTIONS); default from --mesh, else fixed")
+	fs.BoolVar(&f.reusePort, "reuse-port", true, "bind ports with SO_REUSEPORT, so a new process can bind them while this one drains")
+	fs.StringVar(&f.handoverSocket, "handover-socket", "", "unix socket path for zero-downtime restarts: a new process started with the same path takes the listening sockets over and this one drains and exits")
+}
+
+// topology builds the app settings; set names the flags given on the
+// command line.
+func (f *topologyFlags) topology(fs *flag.FlagSet) (app.Topology, error) {
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+
+	var pc *meshv1alpha1.ProxyConfig
+	if f.mesh != "" {
+		mc, err := meshconfig.LoadMesh(f.mesh)
+		if err != nil {
+			return app.Topology{}, fmt.Errorf("--mesh: %w", err)
+		}
+		pc = mc.GetDefaultConfig()
+	}
+	if f.proxyConfig != "" {
+		data, err := os.ReadFile(f.proxyConfig)
+		if err != nil {
+			return app.Topology{}, fmt.Errorf("--proxy-config: %w", err)
+		}
+		override, err := meshconfig.DecodeProxyConfig(data)
+		if err != nil {
+			return app.Topology{}, fmt.Errorf("--proxy-config: %s: %w", f.proxyConfig, err)
+		}
+		pc = meshconfig.ApplyProxyConfig(pc, override)
+	}
+	g, err := meshconfig.GatewaySettings(pc)
+	if err != nil {
+		return app.Topology{}, fmt.Errorf("mesh settings: %w", err)
+	}
+
+	t := app.Topology{
+		DrainDelay:     g.DrainDelay,
+		DrainUntilIdle: g.DrainUntilIdle,
+		ReusePort:      f.reusePort,
+		HandoverSocket: f.handoverSocket,
+	}
+	t.Forwarded.NumTrustedProxies = g.NumTrustedProxies
+	t.Forwarded.ClientCert = g.ClientCert
+	t.Forwarded.ClientCertDetails = g.ClientCertDetails
+	t.Forwarded.DebugHeader = f.debugHeader
+	if f.numTrustedProxies >= 0 {
+		t.Forwarded.NumTrustedProxies = uint32(f.numTrustedProxies)
+	}
+	if t.Forwarded.TrustedCIDRs, err = listener.ParsePrefixes(f.trustedCIDRs); err != nil {
+		return app.Topology{}, fmt.Errorf("--trusted-cidrs: %w", err)
+	}
+	if t.Forwarded.InternalCIDRs, err = listener.ParsePrefixes(f.internalCIDRs); err != nil {
+		return app.Topology{}, fmt.Errorf("--internal-cidrs: %w", err)
+	}
+	if err := t.Forwarded.Validate(); err != nil {
+		return app.Topology{}, err
+	}
+
+	if g.ProxyProtocol || f.proxyProtocol {
+		pp := &listener.ProxyProtocol{HeaderTimeout: f.proxyProtocolTimeout}
+		if pp.Allowed, err = listener.ParsePrefixes(f.proxyProtocolAllowed); err != nil {
+			return app.Topology{}, fmt.Errorf("--proxy-protocol-allowed-cidrs: %w", err)
+		}
+		if pp.Outside, err = listener.ParseOutsidePolicy(f.proxyProtocolOutside); err != nil {
+			return app.Topology{}, fmt.Errorf("--proxy-protocol-outside: %w", err)
+		}
+		t.ProxyProtocol = pp
+	}
+
+	switch f.drainMode {
+	case "":
+	case "fixed":
+		t.DrainUntilIdle = false
+	case "until-idle":
+		t.DrainUntilIdle = true
+	default:
+		return app.Topology{}, fmt.Errorf("--drain-mode: %q is neither fixed nor until-idle", f.drainMode)
+	}
+	if set["drain-delay"] {
+		t.DrainDelay = f.drainDelay
+	} else if set["drain-mode"] && t.DrainUntilIdle && !g.DrainUntilIdle {
+		t.DrainDelay = meshconfig.DefaultMinimumDrainDuration
+	}
+	if t.DrainDelay < 0 {
+		return app.Topology{}, fmt.Errorf("--drain-delay: %s is negative", t.DrainDelay)
+	}
+	return t, nil
+}
