@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/meshgate/meshgate/internal/telemetry/metrics"
 	"io"
 	"log/slog"
 	"net"
@@ -97,6 +98,7 @@ type Gateway struct {
 	wg       sync.WaitGroup
 	runErr   chan error
 	lc       lifecycle
+	metrics  *metrics.Recorder
 }
 
 // Start binds the admin and status ports, starts the configuration source
@@ -131,7 +133,11 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 	if opts.AccessLog != nil {
 		access = accesslog.New(slog.New(slog.NewJSONHandler(opts.AccessLog, nil)))
 	}
+	g.metrics = metrics.New(metrics.Options{
+		Source: metrics.SourceFromLabels("istio-ingressgateway", opts.Identity.Namespace, opts.Identity.Cluster, opts.Identity.Labels),
+	})
 	g.data = dataplane.New(dataplane.Options{
+		Metrics:   g.metrics,
 		AccessLog: access,
 		Logger:    opts.Logger.With("component", "dataplane"),
 		Rand:      opts.Rand,
@@ -150,7 +156,7 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 	g.pipe = pipeline.New(opts.Identity, g, opts.Logger.With("component", "pipeline"))
 
 	if opts.AdminAddr != "" {
-		if g.adminLn, err = g.serve(ctx, "admin", opts.AdminAddr, admin.Handler(g)); err != nil {
+		if g.adminLn, err = g.serve(ctx, "admin", opts.AdminAddr, admin.WithPrometheus(admin.Handler(g), g, g.metrics)); err != nil {
 			g.closeServers(context.Background())
 			return nil, fmt.Errorf("admin: %w", err)
 		}
@@ -242,6 +248,7 @@ func (g *Gateway) Publish(snap *snapshot.Snapshot) error {
 		addrs = append(addrs, dataplane.SocketAddress(l))
 	}
 	g.data.Apply(snap)
+	g.metrics.Apply(snap)
 	err := g.listeners.Open(snap.Listeners)
 	// Removed sockets stop accepting now; only the wait for their
 	// in-flight requests happens in the background.

@@ -350,11 +350,18 @@ func TestBadReloadKeepsServingAndNamesFileLineField(t *testing.T) {
 
 func TestReadinessAndAdmin(t *testing.T) {
 	f := startFixture(t, 20, 80)
+	c := newTally()
+	send(f.url, 20, 2, c)
+	if len(c.failures) > 0 {
+		t.Fatalf("requests failed: %v", c.failures)
+	}
 	for _, tc := range []struct{ url, want string }{
 		{"http://" + f.gateway.StatusAddr() + "/healthz/ready", "LIVE"},
 		{"http://" + f.gateway.AdminAddr() + "/ready", "LIVE"},
 		{"http://" + f.gateway.AdminAddr() + "/clusters", `"outbound|80|v1|echoserver-service.default.svc.cluster.local"`},
 		{"http://" + f.gateway.AdminAddr() + "/config_dump", `"virtualHosts"`},
+		// Istio's standard request metric, labelled with the subset's version.
+		{"http://" + f.gateway.AdminAddr() + "/stats/prometheus", `destination_version="v2"`},
 	} {
 		resp, err := http.Get(tc.url)
 		if err != nil {
