@@ -144,7 +144,8 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 	})
 	g.listeners = listener.NewManager(listener.Options{
 		Handler: g.data.Handler,
-		// L4 routes dial the endpoints the serving snapshot lists, in turn.
+		// L4 routes dial through the cluster runtime: the same picker,
+		// outlier detection and limits as HTTP requests.
 		Dialer:        g.data,
 		AccessLog:     access,
 		Logger:        opts.Logger.With("component", "listener"),
