@@ -30,9 +30,6 @@ import (
 // (503 DRAINING), the port keeps accepting during --drain-delay with
 // "Connection: close" on every response, and the process exits 0.
 func TestBinaryRestartAndSIGTERM(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "meshgate")
 	build := exec.Command("go", "build", "-o", bin, ".")

@@ -483,9 +483,6 @@ func TestFailoverPriorityEndToEnd(t *testing.T) {
 }
 
 func TestSpilloverAnnotationEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("load test")
-	}
 	f := startLocality(t, localitySetup{
 		annotations:   map[string]string{"meshgate.io/spillover-max-active-requests": "2"},
 		trafficPolicy: outlierDetection,

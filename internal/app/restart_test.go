@@ -19,9 +19,6 @@ import (
 // reloads never drop a connection, and during the drain the listener
 // keeps accepting and answers with "Connection: close".
 func TestReloadsThenDrainUnderLoad(t *testing.T) {
-	if testing.Short() {
-		t.Skip("load test")
-	}
 	s := newSite(t)
 	gw, _ := s.start(t, Topology{DrainDelay: 500 * time.Millisecond})
 	lb := startLoad(s.url, s.status, 50, true)
@@ -73,9 +70,6 @@ func TestReloadsThenDrainUnderLoad(t *testing.T) {
 // on it is retried by Go's transport because nothing of the response
 // arrived (idempotent requests only); the load here is GETs.
 func TestRestartByHandoverUnderLoad(t *testing.T) {
-	if testing.Short() {
-		t.Skip("load test")
-	}
 	s := newSite(t)
 	sock := filepath.Join(t.TempDir(), "handover.sock")
 	topo := Topology{DrainDelay: 300 * time.Millisecond, HandoverSocket: sock}

@@ -61,9 +61,6 @@ func loadShare(t *testing.T, url string, clients, perClient int, prefix string) 
 // and two P0 endpoints, P0 saturates above 4 requests in flight: two
 // clients never get there, 16 and 64 do, and more so.
 func TestSpilloverGrowsWithLoad(t *testing.T) {
-	if testing.Short() {
-		t.Skip("load test")
-	}
 	var eps []snapshot.Endpoint
 	for _, name := range []string{"p0-a", "p0-b", "p1-a", "p1-b"} {
 		b := switchable(t, name)

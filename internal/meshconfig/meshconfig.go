@@ -136,8 +136,8 @@ func ApplyProxyConfig(base, override *meshv1alpha1.ProxyConfig) *meshv1alpha1.Pr
 	return proto.Clone(out).(*meshv1alpha1.ProxyConfig)
 }
 
-// Gateway is what a gateway takes from its effective ProxyConfig.
-type Gateway struct {
+// Settings are what a gateway takes from its effective ProxyConfig.
+type Settings struct {
 	// NumTrustedProxies, ClientCert and ClientCertDetails go into the
 	// forwarding settings.
 	NumTrustedProxies uint32
@@ -156,8 +156,8 @@ type Gateway struct {
 
 // GatewaySettings extracts the gateway settings from an effective
 // ProxyConfig (nil means all defaults).
-func GatewaySettings(pc *meshv1alpha1.ProxyConfig) (Gateway, error) {
-	g := Gateway{DrainDelay: DefaultTerminationDrainDuration}
+func GatewaySettings(pc *meshv1alpha1.ProxyConfig) (Settings, error) {
+	g := Settings{DrainDelay: DefaultTerminationDrainDuration}
 	topo := pc.GetGatewayTopology()
 	g.NumTrustedProxies = topo.GetNumTrustedProxies()
 	g.ClientCert = forwarded.ClientCertMode(topo.GetForwardClientCertDetails())

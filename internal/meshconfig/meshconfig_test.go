@@ -36,7 +36,7 @@ func TestGatewaySettingsFromMeshConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Gateway{NumTrustedProxies: 2, ClientCert: forwarded.AppendForward, ProxyProtocol: true, DrainDelay: 12 * time.Second}
+	want := Settings{NumTrustedProxies: 2, ClientCert: forwarded.AppendForward, ProxyProtocol: true, DrainDelay: 12 * time.Second}
 	if g != want {
 		t.Errorf("settings = %+v, want %+v", g, want)
 	}
@@ -49,7 +49,7 @@ func TestDefaults(t *testing.T) {
 	}
 	// Istio: numTrustedProxies 0, forwardClientCertDetails UNDEFINED
 	// (SANITIZE_SET at gateways), no PROXY protocol, 5s drain.
-	want := Gateway{DrainDelay: 5 * time.Second}
+	want := Settings{DrainDelay: 5 * time.Second}
 	if g != want {
 		t.Errorf("defaults = %+v, want %+v", g, want)
 	}
@@ -107,7 +107,7 @@ func TestAnnotationOverride(t *testing.T) {
 	}
 	// gatewayTopology is replaced whole: the mesh's APPEND_FORWARD and
 	// proxyProtocol are gone.
-	want := Gateway{NumTrustedProxies: 1, DrainDelay: 7 * time.Second, DrainUntilIdle: true}
+	want := Settings{NumTrustedProxies: 1, DrainDelay: 7 * time.Second, DrainUntilIdle: true}
 	if g != want {
 		t.Errorf("settings = %+v, want %+v", g, want)
 	}
