@@ -17,6 +17,10 @@ type identityFlags struct {
 	locality  string
 	network   string
 	cluster   string
+	// trustDomain and certDir are the gateway's mesh identity for
+	// ISTIO_MUTUAL.
+	trustDomain string
+	certDir     string
 }
 
 func (f *identityFlags) register(fs *flag.FlagSet) {
@@ -25,6 +29,8 @@ func (f *identityFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.locality, "locality", "", "the gateway's locality, region/zone/subzone")
 	fs.StringVar(&f.network, "network", "", "the gateway's network")
 	fs.StringVar(&f.cluster, "cluster", "", "the gateway's cluster id")
+	fs.StringVar(&f.trustDomain, "trust-domain", "", "the mesh's SPIFFE trust domain, which endpoint identities are named in (default: --mesh trustDomain, else cluster.local)")
+	fs.StringVar(&f.certDir, "workload-cert-dir", translate.DefaultWorkloadCertDir, "directory of the gateway's mesh certificate for ISTIO_MUTUAL (cert-chain.pem, key.pem, root-cert.pem)")
 }
 
 func (f *identityFlags) identity() (translate.Identity, error) {
@@ -38,6 +44,9 @@ func (f *identityFlags) identity() (translate.Identity, error) {
 		Locality:  parseLocality(f.locality),
 		Network:   f.network,
 		Cluster:   f.cluster,
+		// An unset trust domain is completed from --mesh (serve.go).
+		TrustDomain:     f.trustDomain,
+		WorkloadCertDir: f.certDir,
 	}, nil
 }
 

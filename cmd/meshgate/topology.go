@@ -135,3 +135,15 @@ func (f *topologyFlags) topology(fs *flag.FlagSet) (app.Topology, error) {
 	}
 	return t, nil
 }
+
+// trustDomain is the --mesh file's trustDomain; empty without one.
+func (f *topologyFlags) trustDomain() (string, error) {
+	if f.mesh == "" {
+		return "", nil
+	}
+	mc, err := meshconfig.LoadMesh(f.mesh)
+	if err != nil {
+		return "", fmt.Errorf("--mesh: %w", err)
+	}
+	return mc.GetTrustDomain(), nil
+}

@@ -74,6 +74,12 @@ spec:
 // waits until it serves them.
 func startEdge(t *testing.T, routes string) *edge {
 	t.Helper()
+	return startEdgeAs(t, routes, translate.Identity{Labels: map[string]string{"istio": "ingressgateway"}, Namespace: "istio-system"})
+}
+
+// startEdgeAs is startEdge for a gateway with the given identity.
+func startEdgeAs(t *testing.T, routes string, id translate.Identity) *edge {
+	t.Helper()
 	ca := testpki.NewCA(t, "edge-ca")
 	leaf := ca.Server(t, "*.example.com")
 	plain, secure := freePort(t), freePort(t)
@@ -86,7 +92,7 @@ func startEdge(t *testing.T, routes string) *edge {
 	ctx, cancel := context.WithCancel(context.Background())
 	gw, err := Start(ctx, Options{
 		ConfigPaths: []string{dir},
-		Identity:    translate.Identity{Labels: map[string]string{"istio": "ingressgateway"}, Namespace: "istio-system"},
+		Identity:    id,
 	})
 	if err != nil {
 		cancel()

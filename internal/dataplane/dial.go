@@ -40,6 +40,9 @@ func (s *Server) DialCluster(ctx context.Context, cluster string) (net.Conn, str
 		}
 		d := net.Dialer{Timeout: c.Spec.ConnectTimeout}
 		conn, err := d.DialContext(ctx, "tcp", h.Address)
+		if err == nil {
+			conn, err = originateTLS(ctx, c, conn, h.Address)
+		}
 		if err != nil {
 			release()
 			if ctx.Err() == nil {
@@ -82,4 +85,23 @@ func (c *hostConn) CloseWrite() error {
 		return cw.CloseWrite()
 	}
 	return c.Conn.Close()
+}
+
+// originateTLS runs the cluster's TLS handshake on conn within the
+// cluster's connect timeout, closing conn when it fails.
+func originateTLS(ctx context.Context, c *upstream.Cluster, conn net.Conn, addr string) (net.Conn, error) {
+	if c.Spec.TLS == nil {
+		return conn, nil
+	}
+	if d := c.Spec.ConnectTimeout; d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	tc, err := c.OriginateTLS(ctx, conn, addr)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return tc, nil
 }

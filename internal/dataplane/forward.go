@@ -3,10 +3,12 @@ package dataplane
 import (
 	"context"
 	"errors"
-	"github.com/meshgate/meshgate/internal/dataplane/forwarded"
+	"net"
 	"net/http"
 	"net/http/httputil"
 
+	"github.com/meshgate/meshgate/internal/dataplane/forwarded"
+	"github.com/meshgate/meshgate/internal/dataplane/upstream"
 	"github.com/meshgate/meshgate/internal/telemetry/accesslog"
 )
 
@@ -100,7 +102,13 @@ func errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("X-Envoy-Overloaded", "true")
 		localReply(w, x, http.StatusServiceUnavailable, accesslog.UpstreamOverflow, before+reason+"overflow")
 	case connectFailure:
-		localReply(w, x, http.StatusServiceUnavailable, accesslog.UpstreamConnectionFailure, before+reason+"connection failure")
+		msg := before + reason + "connection failure"
+		if errors.Is(f.err, upstream.ErrUpstreamTLS) {
+			// As Envoy names a failed upstream handshake, which is what
+			// an operator needs to tell a TLS problem from a dead port.
+			msg += ", transport failure reason: " + transportFailure(f.err)
+		}
+		localReply(w, x, http.StatusServiceUnavailable, accesslog.UpstreamConnectionFailure, msg)
 	case refusedStream:
 		localReply(w, x, http.StatusServiceUnavailable, accesslog.UpstreamRemoteReset, before+reason+"remote refused stream reset")
 	default:
@@ -118,4 +126,14 @@ func midStreamFlag(downstream context.Context, x *exchange) accesslog.Flags {
 		return accesslog.UpstreamRequestTimeout
 	}
 	return accesslog.UpstreamConnectionTermination
+}
+
+// transportFailure is the reason of a failed upstream TLS handshake, without
+// the dial wrapping around it.
+func transportFailure(err error) string {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		err = op.Err
+	}
+	return err.Error()
 }

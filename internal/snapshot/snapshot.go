@@ -240,6 +240,14 @@ type Cluster struct {
 	// The service upstream mode sets it to the service name, and its only
 	// endpoint is the service address (meshgate.io/upstream: service).
 	HostRewrite string `json:"hostRewrite,omitempty"`
+	// TLS, when set, originates TLS to the endpoints; nil sends plain
+	// text (DestinationRule tls mode DISABLE, or none).
+	TLS *UpstreamTLS `json:"tls,omitempty"`
+	// Identities are the workload identities the service's endpoints may
+	// present: a ServiceEntry's subjectAltNames, else the identities of
+	// all the service's endpoints. ISTIO_MUTUAL accepts them from an
+	// endpoint whose own identity is unknown.
+	Identities []string `json:"identities,omitempty"`
 }
 
 // OutlierPolicy is Istio's outlierDetection with defaults applied. A zero
@@ -400,6 +408,12 @@ type Endpoint struct {
 	LocalityWeight uint32 `json:"localityWeight,omitempty"`
 	// Health is the source-reported health; empty means HEALTHY.
 	Health EndpointHealth `json:"health,omitempty"`
+	// Identity is the endpoint's workload identity, a SPIFFE ID
+	// ("spiffe://<trust domain>/ns/<namespace>/sa/<service account>"),
+	// when known: from a Pod's service account or a WorkloadEntry's
+	// serviceAccount. ISTIO_MUTUAL checks the endpoint's certificate
+	// against it.
+	Identity string `json:"identity,omitempty"`
 }
 
 // Cluster returns the cluster with the given name, or nil.

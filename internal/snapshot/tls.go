@@ -137,3 +137,51 @@ type CASource struct {
 	PEM    []byte `json:"-"`
 	SHA256 string `json:"sha256,omitempty"`
 }
+
+// UpstreamTLSMode is how a cluster originates TLS to its endpoints
+// (Istio's ClientTLSSettings mode; DISABLE has no UpstreamTLS).
+type UpstreamTLSMode string
+
+// Upstream TLS modes.
+const (
+	// UpstreamSimple verifies the endpoint's certificate and presents none.
+	UpstreamSimple UpstreamTLSMode = "SIMPLE"
+	// UpstreamMutual also presents the client certificate configured.
+	UpstreamMutual UpstreamTLSMode = "MUTUAL"
+	// UpstreamIstioMutual presents the gateway's mesh certificate and
+	// verifies the endpoint's workload identity against the mesh root.
+	UpstreamIstioMutual UpstreamTLSMode = "ISTIO_MUTUAL"
+)
+
+// UpstreamTLS is how a cluster speaks TLS to its endpoints: a
+// DestinationRule's trafficPolicy.tls with Istio's defaults applied.
+// Certificates are read by the data plane, as for TLSContext.
+type UpstreamTLS struct {
+	Mode UpstreamTLSMode `json:"mode"`
+	// ClientCertificate is presented to endpoints (MUTUAL, ISTIO_MUTUAL).
+	ClientCertificate *CertificateSource `json:"clientCertificate,omitempty"`
+	// CA verifies the endpoints' certificates; nil means the system's
+	// roots (Istio verifies at the client by default).
+	CA *CASource `json:"ca,omitempty"`
+	// CRL, when set, refuses endpoint certificates it revokes.
+	CRL *CASource `json:"crl,omitempty"`
+	// SNI is the server name sent. Empty with AutoSNI sends the request's
+	// host (after rewrites), Envoy's auto_sni, and then verifies the
+	// certificate against that name when SubjectAltNames is empty
+	// (auto_san_validation). Empty without AutoSNI sends none.
+	SNI     string `json:"sni,omitempty"`
+	AutoSNI bool   `json:"autoSni,omitempty"`
+	// SubjectAltNames, when set, require an endpoint certificate SAN
+	// equal to one of them.
+	SubjectAltNames []string `json:"subjectAltNames,omitempty"`
+	// VerifyIdentity (ISTIO_MUTUAL without subjectAltNames) requires the
+	// endpoint certificate's URI SAN to be the endpoint's Identity, or,
+	// for an endpoint whose identity is unknown, one of the cluster's
+	// Identities.
+	VerifyIdentity bool `json:"verifyIdentity,omitempty"`
+	// InsecureSkipVerify accepts any endpoint certificate.
+	InsecureSkipVerify bool `json:"insecureSkipVerify,omitempty"`
+	// Unavailable, when set, says why TLS cannot be originated (a missing
+	// credential Secret): connections to the cluster fail with it.
+	Unavailable string `json:"unavailable,omitempty"`
+}

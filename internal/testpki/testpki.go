@@ -169,3 +169,23 @@ func serial(t testing.TB) *big.Int {
 func pemBlock(typ string, der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
 }
+
+// CRL returns a PEM certificate revocation list, signed by the CA, that
+// revokes the given leaves.
+func (ca *CA) CRL(t testing.TB, revoked ...*Leaf) []byte {
+	t.Helper()
+	tmpl := &x509.RevocationList{
+		Number:     big.NewInt(1),
+		ThisUpdate: time.Now().Add(-time.Hour),
+		NextUpdate: time.Now().Add(24 * time.Hour),
+	}
+	for _, l := range revoked {
+		tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries,
+			x509.RevocationListEntry{SerialNumber: l.Cert.SerialNumber, RevocationTime: time.Now().Add(-time.Minute)})
+	}
+	der, err := x509.CreateRevocationList(rand.Reader, tmpl, ca.Cert, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pemBlock("X509 CRL", der)
+}

@@ -164,6 +164,7 @@ func (b *builder) buildCluster(name string, ref clusterRef) *snapshot.Cluster {
 			Origin:   ep.origin,
 			Cluster:  ep.cluster,
 			Health:   ep.health,
+			Identity: ep.identity,
 		}})
 	}
 	sort.SliceStable(members, func(i, j int) bool {
@@ -185,6 +186,10 @@ func (b *builder) buildCluster(name string, ref clusterRef) *snapshot.Cluster {
 	c.PanicThreshold = b.panicThreshold(ref.svc, policy.outlier, policy.outlierFrom)
 	b.reportEjectionCap(c, policy.outlierFrom)
 	c.Spillover = b.spillover(rule)
+	c.TLS = b.upstreamTLS(c, policy)
+	if c.TLS != nil && c.TLS.Mode == snapshot.UpstreamIstioMutual {
+		c.Identities = serviceIdentities(ref.svc)
+	}
 	return c
 }
 

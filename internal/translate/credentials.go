@@ -36,10 +36,17 @@ func (b *builder) secret(name string) *resource.Secret {
 	return nil
 }
 
-// missingSecret reports a credentialName without its Secret, pointing at
-// a Secret of that name in another namespace if there is one.
+// missingSecret reports a credentialName without its Secret.
 func (b *builder) missingSecret(srv *gwServer, field, name, what string) {
-	hint := fmt.Sprintf("gateway credentials are read from the gateway's namespace %s, as in Istio", b.id.Namespace)
+	problem, hint := b.missingSecretMessage(name, what)
+	b.credentialProblem(srv, field, problem, hint)
+}
+
+// missingSecretMessage says that the Secret name for what does not exist,
+// with a hint pointing at a Secret of that name in another namespace if
+// there is one.
+func (b *builder) missingSecretMessage(name, what string) (problem, hint string) {
+	hint = fmt.Sprintf("gateway credentials are read from the gateway's namespace %s, as in Istio", b.id.Namespace)
 	for _, s := range b.in.Secrets {
 		if s.Name == name {
 			hint = fmt.Sprintf("a Secret %s exists in namespace %s, but credentials are read from the gateway's namespace %s",
@@ -47,7 +54,7 @@ func (b *builder) missingSecret(srv *gwServer, field, name, what string) {
 			break
 		}
 	}
-	b.credentialProblem(srv, field, fmt.Sprintf("Secret %s/%s for the %s does not exist", b.id.Namespace, name, what), hint)
+	return fmt.Sprintf("Secret %s/%s for the %s does not exist", b.id.Namespace, name, what), hint
 }
 
 // credentialProblem reports a credential that cannot be used and marks
@@ -69,59 +76,81 @@ func (b *builder) secretCertificate(srv *gwServer, field, name string) (snapshot
 		b.missingSecret(srv, field, name, "server certificate")
 		return snapshot.CertificateSource{}, false
 	}
+	src, problem := secretKeyPair(s)
+	if problem != "" {
+		b.credentialProblem(srv, field, problem, "")
+		return snapshot.CertificateSource{}, false
+	}
+	return src, true
+}
+
+// secretKeyPair reads the certificate and key of a Secret (cert and key,
+// else tls.crt and tls.key, as Istio does), or says why it cannot.
+func secretKeyPair(s *resource.Secret) (snapshot.CertificateSource, string) {
 	cert, key := s.Data[secretGenericCert], s.Data[secretGenericKey]
 	if len(cert) == 0 || len(key) == 0 {
 		cert, key = s.Data[secretTLSCert], s.Data[secretTLSKey]
 	}
 	if len(cert) == 0 || len(key) == 0 {
-		b.credentialProblem(srv, field,
-			fmt.Sprintf("Secret %s/%s has neither cert and key nor tls.crt and tls.key (it has %s)", s.Namespace, s.Name, dataKeys(s)), "")
-		return snapshot.CertificateSource{}, false
+		return snapshot.CertificateSource{},
+			fmt.Sprintf("Secret %s/%s has neither cert and key nor tls.crt and tls.key (it has %s)", s.Namespace, s.Name, dataKeys(s))
 	}
 	if _, err := tls.X509KeyPair(cert, key); err != nil {
-		b.credentialProblem(srv, field,
-			fmt.Sprintf("Secret %s/%s does not hold a usable certificate and key: %v", s.Namespace, s.Name, err), "")
-		return snapshot.CertificateSource{}, false
+		return snapshot.CertificateSource{},
+			fmt.Sprintf("Secret %s/%s does not hold a usable certificate and key: %v", s.Namespace, s.Name, err)
 	}
 	return snapshot.CertificateSource{
 		Secret:         s.Namespace + "/" + s.Name,
 		CertificatePEM: cert,
 		KeyPEM:         key,
 		SHA256:         sha256Hex(cert),
-	}, true
+	}, ""
 }
 
 // secretCA reads CA certificates from the Secret first, or else from the
 // Secret fallback (the credential itself when first is
 // "<credential>-cacert"), as Istio does.
 func (b *builder) secretCA(srv *gwServer, field, first, fallback string) *snapshot.CASource {
+	s, tried := b.secretOr(first, fallback)
+	if s == nil {
+		b.missingSecret(srv, field, tried, "client CA certificates")
+		return nil
+	}
+	ca, problem := secretCAData(s, "client certificates")
+	if problem != "" {
+		b.credentialProblem(srv, field, problem, fmt.Sprintf("add ca.crt to it, or create a Secret %s-cacert", fallback))
+		return nil
+	}
+	return ca
+}
+
+// secretOr returns the Secret first, else the Secret fallback, and the
+// names tried, for messages.
+func (b *builder) secretOr(first, fallback string) (*resource.Secret, string) {
 	tried := []string{first}
 	s := b.secret(first)
 	if s == nil && fallback != first {
 		tried = append(tried, fallback)
 		s = b.secret(fallback)
 	}
-	if s == nil {
-		b.missingSecret(srv, field, strings.Join(tried, " or "), "client CA certificates")
-		return nil
-	}
+	return s, strings.Join(tried, " or ")
+}
+
+// secretCAData reads the CA certificates of a Secret (cacert, else ca.crt),
+// or says why it cannot; what is what they verify, for the message.
+func secretCAData(s *resource.Secret, what string) (*snapshot.CASource, string) {
 	ca := s.Data[secretGenericCACert]
 	if len(ca) == 0 {
 		ca = s.Data[secretTLSCACert]
 	}
 	if len(ca) == 0 {
-		b.credentialProblem(srv, field,
-			fmt.Sprintf("Secret %s/%s has no cacert or ca.crt to verify client certificates with (it has %s)",
-				s.Namespace, s.Name, dataKeys(s)),
-			fmt.Sprintf("add ca.crt to it, or create a Secret %s-cacert", fallback))
-		return nil
+		return nil, fmt.Sprintf("Secret %s/%s has no cacert or ca.crt to verify %s with (it has %s)",
+			s.Namespace, s.Name, what, dataKeys(s))
 	}
 	if !x509.NewCertPool().AppendCertsFromPEM(ca) {
-		b.credentialProblem(srv, field,
-			fmt.Sprintf("the CA data of Secret %s/%s holds no PEM certificate", s.Namespace, s.Name), "")
-		return nil
+		return nil, fmt.Sprintf("the CA data of Secret %s/%s holds no PEM certificate", s.Namespace, s.Name)
 	}
-	return &snapshot.CASource{Secret: s.Namespace + "/" + s.Name, PEM: ca, SHA256: sha256Hex(ca)}
+	return &snapshot.CASource{Secret: s.Namespace + "/" + s.Name, PEM: ca, SHA256: sha256Hex(ca)}, ""
 }
 
 // dataKeys lists a Secret's data keys for messages.

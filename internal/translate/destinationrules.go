@@ -199,6 +199,8 @@ type effectivePolicy struct {
 	poolFrom    policySource
 	outlier     *networkingv1.OutlierDetection
 	outlierFrom policySource
+	tls         *networkingv1.ClientTLSSettings
+	tlsFrom     policySource
 }
 
 // clusterPolicy computes the policy of the cluster for (rule, subset,
@@ -233,6 +235,9 @@ func clusterPolicy(r *mergedRule, subset *subsetDef, port uint32) effectivePolic
 	if sub.outlier != nil || wholesale {
 		out.outlier, out.outlierFrom = sub.outlier, sub.outlierFrom
 	}
+	if sub.tls != nil || wholesale {
+		out.tls, out.tlsFrom = sub.tls, sub.tlsFrom
+	}
 	return out
 }
 
@@ -245,12 +250,14 @@ func policyComponents(p *networkingv1.TrafficPolicy, src policySource, port uint
 			lb: pl.LoadBalancer, lbFrom: policySource{src.dr, src.field + ".loadBalancer"},
 			pool: pl.ConnectionPool, poolFrom: policySource{src.dr, src.field + ".connectionPool"},
 			outlier: pl.OutlierDetection, outlierFrom: policySource{src.dr, src.field + ".outlierDetection"},
+			tls: pl.Tls, tlsFrom: policySource{src.dr, src.field + ".tls"},
 		}
 	}
 	return effectivePolicy{
 		lb: p.LoadBalancer, lbFrom: policySource{src.dr, src.field + ".loadBalancer"},
 		pool: p.ConnectionPool, poolFrom: policySource{src.dr, src.field + ".connectionPool"},
 		outlier: p.OutlierDetection, outlierFrom: policySource{src.dr, src.field + ".outlierDetection"},
+		tls: p.Tls, tlsFrom: policySource{src.dr, src.field + ".tls"},
 	}
 }
 

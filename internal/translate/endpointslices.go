@@ -167,6 +167,7 @@ func (b *builder) sliceEndpoint(x *kubeIndex, slice *resource.EndpointSlice, clu
 		weight:   1,
 		origin:   origin,
 		health:   endpointHealth(e.Conditions),
+		identity: b.podIdentity(pod),
 	}
 }
 

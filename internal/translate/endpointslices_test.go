@@ -241,3 +241,41 @@ func TestSliceEndpointsClusters(t *testing.T) {
 		t.Errorf("clusters → localities = %v, want %v", got, want)
 	}
 }
+
+// TestEndpointIdentities names each endpoint's workload identity from its
+// Pod's service account ("default" when the Pod names none), in the mesh's
+// trust domain, and lists them as the cluster's identities under
+// ISTIO_MUTUAL.
+func TestEndpointIdentities(t *testing.T) {
+	b := sliceBundle("")
+	b.DestinationRules[0].Spec.TrafficPolicy = &networkingv1.TrafficPolicy{
+		Tls: &networkingv1.ClientTLSSettings{Mode: networkingv1.ClientTLSSettings_ISTIO_MUTUAL},
+	}
+	named := podObj("", "default", "a", "node-a", map[string]string{"app": "echo"})
+	named.ServiceAccount = "echo"
+	b.Pods = []*resource.Pod{named, podObj("", "default", "b", "node-b", map[string]string{"app": "echo"})}
+	b.EndpointSlices = []*resource.EndpointSlice{sliceObj("", "default", "echo-1", "echo", 8080,
+		sliceEndpointSpec{addr: "10.0.0.1", pod: "a"}, sliceEndpointSpec{addr: "10.0.0.2", pod: "b"})}
+	snap, diags := Build(b, Identity{TrustDomain: "example.org"})
+	c := snap.Cluster(clusterName(80, "", "echo.default.svc.cluster.local"))
+	if c == nil {
+		t.Fatalf("no cluster; diagnostics:\n%v", diags)
+	}
+	got := map[string]string{}
+	for _, ep := range c.Endpoints {
+		got[ep.Address] = ep.Identity
+	}
+	want := map[string]string{
+		"10.0.0.1:8080": "spiffe://example.org/ns/default/sa/echo",
+		"10.0.0.2:8080": "spiffe://example.org/ns/default/sa/default",
+	}
+	if !cmp.Equal(got, want) {
+		t.Errorf("identities = %v, want %v", got, want)
+	}
+	if wantIDs := []string{"spiffe://example.org/ns/default/sa/default", "spiffe://example.org/ns/default/sa/echo"}; !cmp.Equal(c.Identities, wantIDs) {
+		t.Errorf("cluster identities = %v, want %v", c.Identities, wantIDs)
+	}
+	if c.TLS == nil || c.TLS.SNI != "outbound_.80_._.echo.default.svc.cluster.local" || !c.TLS.VerifyIdentity {
+		t.Errorf("TLS = %+v, want ISTIO_MUTUAL with Istio's SNI and identity checks", c.TLS)
+	}
+}

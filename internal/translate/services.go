@@ -25,6 +25,9 @@ type service struct {
 	endpoints []*endpoint
 	// td is the service's traffic distribution (trafficdistribution.go).
 	td trafficDistribution
+	// subjectAltNames are a ServiceEntry's subjectAltNames: the
+	// identities its endpoints present.
+	subjectAltNames []string
 }
 
 // servicePort is one port of a service.
@@ -58,6 +61,8 @@ type endpoint struct {
 	// health is what the source reports (EndpointSlice conditions);
 	// empty means HEALTHY.
 	health snapshot.EndpointHealth
+	// identity is the workload's SPIFFE ID, when known.
+	identity string
 }
 
 func (s *service) port(number uint32) (servicePort, bool) {
@@ -250,7 +255,7 @@ func (b *builder) addServiceEntry(se *resource.ServiceEntry) {
 				fmt.Sprintf("host %q is not a valid ServiceEntry host; it is ignored", h), "use a DNS name, optionally with a leading \"*.\"")
 			continue
 		}
-		b.register(&service{host: host, namespace: se.Namespace, meta: &se.Meta, ports: ports, endpoints: endpoints, td: td}, field)
+		b.register(&service{host: host, namespace: se.Namespace, meta: &se.Meta, ports: ports, endpoints: endpoints, td: td, subjectAltNames: spec.SubjectAltNames}, field)
 	}
 }
 
@@ -296,6 +301,7 @@ func (b *builder) workloadEndpoint(m *resource.Meta, field string, we *networkin
 		cluster:  b.id.Cluster,
 		weight:   weight,
 		origin:   origin,
+		identity: b.spiffeID(m.Namespace, we.ServiceAccount),
 	}, true
 }
 

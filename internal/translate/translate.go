@@ -14,6 +14,8 @@ import (
 const (
 	DefaultNamespace    = "istio-system"
 	DefaultDomainSuffix = "cluster.local"
+	// DefaultTrustDomain is Istio's default mesh trust domain.
+	DefaultTrustDomain = "cluster.local"
 )
 
 // rootNamespace is the mesh root namespace (Istio's meshConfig.rootNamespace
@@ -44,6 +46,9 @@ type Identity struct {
 	// ISTIO_MUTUAL servers (cert-chain.pem, key.pem, root-cert.pem); empty
 	// means DefaultWorkloadCertDir.
 	WorkloadCertDir string
+	// TrustDomain is the mesh's SPIFFE trust domain, which endpoint
+	// identities are named in; empty means DefaultTrustDomain.
+	TrustDomain string
 }
 
 func (id Identity) withDefaults() Identity {
@@ -55,6 +60,9 @@ func (id Identity) withDefaults() Identity {
 	}
 	if id.DomainSuffix == "" {
 		id.DomainSuffix = DefaultDomainSuffix
+	}
+	if id.TrustDomain == "" {
+		id.TrustDomain = DefaultTrustDomain
 	}
 	if id.WorkloadCertDir == "" {
 		id.WorkloadCertDir = DefaultWorkloadCertDir

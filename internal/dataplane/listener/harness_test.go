@@ -16,7 +16,6 @@ import (
 
 	"github.com/meshgate/meshgate/internal/dataplane"
 	"github.com/meshgate/meshgate/internal/dataplane/listener"
-	"github.com/meshgate/meshgate/internal/dataplane/tcpproxy"
 	"github.com/meshgate/meshgate/internal/diag"
 	"github.com/meshgate/meshgate/internal/echo"
 	"github.com/meshgate/meshgate/internal/resource"
@@ -46,7 +45,7 @@ func newHarness(t *testing.T, opts ...func(*listener.Options)) *harness {
 	h := &harness{t: t, data: data}
 	o := listener.Options{
 		Handler: data.Handler,
-		Dialer:  &tcpproxy.EndpointDialer{Snapshot: data.Snapshot},
+		Dialer:  data,
 		Logger:  logger,
 	}
 	for _, f := range opts {

@@ -286,3 +286,99 @@ spec:
 		t.Fatalf("http again: %v %v", resp, err)
 	}
 }
+
+// startTLSTCPEcho is startTCPEcho behind TLS with leaf's certificate.
+func startTLSTCPEcho(t *testing.T, name string, leaf *testpki.Leaf) string {
+	t.Helper()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{leaf.TLS}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				tc := c.(*tls.Conn)
+				_, _ = io.Copy(tc, tc)
+				_, _ = io.WriteString(tc, "|"+name+"|sni="+tc.ConnectionState().ServerName)
+				_ = tc.CloseWrite()
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestTCPRouteOriginatesTLS sends a plain TCP connection to a backend that
+// only speaks TLS: the DestinationRule's tls makes the gateway originate
+// it, with the configured SNI and the CA from a credential Secret. A
+// backend whose certificate the CA did not sign is refused: the client's
+// connection is closed without a byte from it.
+func TestTCPRouteOriginatesTLS(t *testing.T) {
+	h := newHarness(t)
+	ca := testpki.NewCA(t, "db-ca")
+	rogue := testpki.NewCA(t, "rogue-ca")
+	svc, addrs := gatewayService(t, 5432, 5433)
+	h.apply(svc +
+		serviceEntry("db", "db.internal", 5432, "TCP", startTLSTCPEcho(t, "db", ca.Server(t, "db.internal"))) +
+		serviceEntry("rogue", "rogue.internal", 5432, "TCP", startTLSTCPEcho(t, "rogue", rogue.Server(t, "db.internal"))) +
+		`apiVersion: v1
+kind: Secret
+metadata: {name: db-ca, namespace: istio-system}
+data: {ca.crt: ` + b64(ca.CertPEM) + `}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: db-tls, namespace: istio-system}
+spec:
+  host: "*.internal"
+  trafficPolicy:
+    tls: {mode: SIMPLE, sni: db.internal, credentialName: db-ca}
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 5432, name: tcp, protocol: TCP}
+    bind: 127.0.0.1
+    hosts: ["*"]
+  - port: {number: 5433, name: tcp-rogue, protocol: TCP}
+    bind: 127.0.0.1
+    hosts: ["*"]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: l4, namespace: istio-system}
+spec:
+  hosts: ["*"]
+  gateways: [gw]
+  tcp:
+  - match: [{port: 5432}]
+    route: [{destination: {host: db.internal, port: {number: 5432}}}]
+  - match: [{port: 5433}]
+    route: [{destination: {host: rogue.internal, port: {number: 5432}}}]
+`)
+	c, err := net.Dial("tcp", addrs[5432])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got := tcpExchange(t, c, "select 1"); got != "select 1|db|sni=db.internal" {
+		t.Errorf("through TLS origination: got %q", got)
+	}
+
+	r, err := net.Dial("tcp", addrs[5433])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if got := tcpExchange(t, r, "select 1"); got != "" {
+		t.Errorf("untrusted backend: got %q, want the connection closed", got)
+	}
+}

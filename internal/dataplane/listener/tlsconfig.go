@@ -8,11 +8,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 
+	"github.com/meshgate/meshgate/internal/certs"
 	"github.com/meshgate/meshgate/internal/snapshot"
 )
 
@@ -96,7 +95,7 @@ func serverTLSConfig(t *snapshot.TLSContext) (*tls.Config, error) {
 		cfg.MinVersion = tls.VersionTLS12
 	}
 	for _, src := range t.Certificates {
-		cert, err := loadCertificate(src)
+		cert, err := certs.LoadCertificate(src, "server certificate")
 		if err != nil {
 			return nil, err
 		}
@@ -106,7 +105,7 @@ func serverTLSConfig(t *snapshot.TLSContext) (*tls.Config, error) {
 		return nil, errors.New("no server certificate")
 	}
 	for _, name := range t.CipherSuites {
-		id, ok := cipherSuiteID(name)
+		id, ok := certs.CipherSuiteID(name)
 		if !ok {
 			return nil, fmt.Errorf("unknown cipher suite %s", name)
 		}
@@ -122,7 +121,7 @@ func serverTLSConfig(t *snapshot.TLSContext) (*tls.Config, error) {
 		if t.ClientCA == nil {
 			return nil, errors.New("no CA certificates to verify clients with")
 		}
-		pool, err := loadCA(t.ClientCA)
+		pool, err := certs.LoadCA(t.ClientCA)
 		if err != nil {
 			return nil, err
 		}
@@ -132,53 +131,6 @@ func serverTLSConfig(t *snapshot.TLSContext) (*tls.Config, error) {
 		}
 	}
 	return cfg, nil
-}
-
-func loadCertificate(src snapshot.CertificateSource) (tls.Certificate, error) {
-	certPEM, keyPEM := src.CertificatePEM, src.KeyPEM
-	origin := "Secret " + src.Secret
-	if src.CertificateFile != "" {
-		var err error
-		if certPEM, err = os.ReadFile(src.CertificateFile); err != nil {
-			return tls.Certificate{}, fmt.Errorf("server certificate: %w", err)
-		}
-		if keyPEM, err = os.ReadFile(src.KeyFile); err != nil {
-			return tls.Certificate{}, fmt.Errorf("private key: %w", err)
-		}
-		origin = src.CertificateFile + " and " + src.KeyFile
-	}
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("certificate and key from %s: %w", origin, err)
-	}
-	return cert, nil
-}
-
-func loadCA(src *snapshot.CASource) (*x509.CertPool, error) {
-	data, origin := src.PEM, "Secret "+src.Secret
-	if src.File != "" {
-		var err error
-		if data, err = os.ReadFile(src.File); err != nil {
-			return nil, fmt.Errorf("CA certificates: %w", err)
-		}
-		origin = src.File
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(data) {
-		return nil, fmt.Errorf("CA certificates from %s: no PEM certificate", origin)
-	}
-	return pool, nil
-}
-
-func cipherSuiteID(name string) (uint16, bool) {
-	for _, list := range [][]*tls.CipherSuite{tls.CipherSuites(), tls.InsecureCipherSuites()} {
-		for _, cs := range list {
-			if cs.Name == name {
-				return cs.ID, true
-			}
-		}
-	}
-	return 0, false
 }
 
 // clientVerifier checks a verified client certificate against the
@@ -196,8 +148,8 @@ func clientVerifier(t *snapshot.TLSContext) func(tls.ConnectionState) error {
 			return nil
 		}
 		leaf := cs.PeerCertificates[0]
-		if len(sans) > 0 && !sanMatches(leaf, sans) {
-			return fmt.Errorf("client certificate SANs %v match none of %v", certSANs(leaf), sans)
+		if len(sans) > 0 && !certs.SANMatches(leaf, sans) {
+			return fmt.Errorf("client certificate SANs %v match none of %v", certs.SANs(leaf), sans)
 		}
 		if len(hashes) > 0 || len(spkis) > 0 {
 			sum := sha256.Sum256(leaf.Raw)
@@ -209,39 +161,4 @@ func clientVerifier(t *snapshot.TLSContext) func(tls.ConnectionState) error {
 		}
 		return nil
 	}
-}
-
-func certSANs(c *x509.Certificate) []string {
-	out := slices.Clone(c.DNSNames)
-	for _, u := range c.URIs {
-		out = append(out, u.String())
-	}
-	for _, ip := range c.IPAddresses {
-		out = append(out, ip.String())
-	}
-	return append(out, c.EmailAddresses...)
-}
-
-func sanMatches(c *x509.Certificate, want []string) bool {
-	for _, w := range want {
-		for _, d := range c.DNSNames {
-			if strings.EqualFold(d, w) {
-				return true
-			}
-		}
-		for _, u := range c.URIs {
-			if u.String() == w {
-				return true
-			}
-		}
-		for _, ip := range c.IPAddresses {
-			if ip.String() == w {
-				return true
-			}
-		}
-		if slices.Contains(c.EmailAddresses, w) {
-			return true
-		}
-	}
-	return false
 }

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -128,7 +129,11 @@ func (c *Cluster) TrackConn(req *http.Request) (out *http.Request, done func()) 
 		used *countedConn
 	)
 	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
-		cc, ok := info.Conn.(*countedConn)
+		conn := info.Conn
+		if tc, ok := conn.(*tls.Conn); ok {
+			conn = tc.NetConn()
+		}
+		cc, ok := conn.(*countedConn)
 		if !ok {
 			return
 		}

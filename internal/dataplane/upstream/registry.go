@@ -31,7 +31,7 @@ type Registry struct {
 	mu         sync.Mutex
 	now        func() time.Time
 	hosts      map[hostKey]*lb.Host
-	transports map[transportKey]*http.Transport
+	transports map[transportKey]pooledTransport
 	clusters   map[string]*clusterState
 	// current is the Set built last: the one requests use, and the one
 	// Sweep rebuilds pickers for.
@@ -48,6 +48,15 @@ type clusterState struct {
 	// limit holds the connectionPool settings of the latest snapshot, for
 	// the dialers of the cluster's transports, which outlive snapshots.
 	limit atomic.Pointer[snapshot.ConnectionLimits]
+	// tls is the compiled upstream TLS of the latest snapshot, for the
+	// handshakes of the cluster's transport; nil for plain text.
+	tls atomic.Pointer[clientTLS]
+}
+
+// pooledTransport is a transport with a connection pool.
+type pooledTransport interface {
+	http.RoundTripper
+	CloseIdleConnections()
 }
 
 // limits returns the cluster's connectionPool settings.
@@ -67,7 +76,7 @@ func NewRegistry(now func() time.Time) *Registry {
 	return &Registry{
 		now:        now,
 		hosts:      make(map[hostKey]*lb.Host),
-		transports: make(map[transportKey]*http.Transport),
+		transports: make(map[transportKey]pooledTransport),
 		clusters:   make(map[string]*clusterState),
 	}
 }
@@ -77,13 +86,17 @@ func NewRegistry(now func() time.Time) *Registry {
 // retires its connections (maxConnections, maxRequestsPerConnection,
 // maxConnectionDuration) gets its own (cluster is set), so its
 // connections are counted and retired on their own, per cluster, as Envoy
-// counts them.
+// counts them. A cluster that originates TLS gets its own too: its
+// handshakes use the cluster's certificates and endpoint identities.
 type transportKey struct {
 	protocol       snapshot.UpstreamProtocol
 	connectTimeout time.Duration
 	idleTimeout    time.Duration
 	keepalive      keepaliveKey
 	cluster        string
+	// tls is set for a TLS cluster, autoSNI when it sends each request's
+	// host as SNI.
+	tls, autoSNI bool
 }
 
 type keepaliveKey struct {
@@ -100,6 +113,9 @@ func transportKeyOf(sc *snapshot.Cluster) transportKey {
 	}
 	if l.MaxConnections > 0 || l.MaxRequestsPerConnection > 0 || l.MaxConnectionDuration > 0 {
 		k.cluster = sc.Name
+	}
+	if sc.TLS != nil {
+		k.cluster, k.tls, k.autoSNI = sc.Name, true, sc.TLS.AutoSNI
 	}
 	return k
 }
@@ -131,10 +147,26 @@ func (r *Registry) state(name string) *clusterState {
 	return st
 }
 
-func (r *Registry) transport(k transportKey) *http.Transport {
+func (r *Registry) transport(k transportKey) pooledTransport {
 	if t, ok := r.transports[k]; ok {
 		return t
 	}
+	var t pooledTransport
+	if k.tls {
+		tt := &tlsTransport{auto: k.autoSNI, make: func() *http.Transport { return r.httpTransport(k) }}
+		if !k.autoSNI {
+			tt.one = r.httpTransport(k)
+		}
+		t = tt
+	} else {
+		t = r.httpTransport(k)
+	}
+	r.transports[k] = t
+	return t
+}
+
+// httpTransport makes a net/http transport (one connection pool) for k.
+func (r *Registry) httpTransport(k transportKey) *http.Transport {
 	t := &http.Transport{
 		DialContext:         r.dialer(k),
 		MaxIdleConns:        0, // no global cap; bounded per host below
@@ -149,12 +181,18 @@ func (r *Registry) transport(k transportKey) *http.Transport {
 		ExpectContinueTimeout: time.Second,
 	}
 	t.Protocols = new(http.Protocols)
-	if k.protocol == snapshot.UpstreamH2C {
+	switch {
+	case k.tls:
+		// "https" requests go through the TLS dialer; ALPN decides
+		// between HTTP/2 and HTTP/1.1 as the cluster offers one of them.
+		t.DialTLSContext = r.tlsDialer(k, t.DialContext)
+		t.Protocols.SetHTTP1(k.protocol != snapshot.UpstreamH2C)
+		t.Protocols.SetHTTP2(k.protocol == snapshot.UpstreamH2C)
+	case k.protocol == snapshot.UpstreamH2C:
 		t.Protocols.SetUnencryptedHTTP2(true)
-	} else {
+	default:
 		t.Protocols.SetHTTP1(true)
 	}
-	r.transports[k] = t
 	return t
 }
 

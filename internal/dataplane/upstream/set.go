@@ -39,6 +39,7 @@ type Cluster struct {
 	detector *outlier.Detector // nil without outlier detection
 	spill    *spillCounters    // nil without spillover
 	breaker  *Breaker
+	tls      *clientTLS // nil for plain text
 }
 
 // Set is the runtime view of every cluster of one snapshot. It is
@@ -81,6 +82,10 @@ func (r *Registry) Build(snap *snapshot.Snapshot, opts lb.Options) *Set {
 		}
 		st := r.state(sc.Name)
 		st.limit.Store(&sc.Limits)
+		if sc.TLS != nil {
+			c.tls = newClientTLS(sc, upstreamALPN(sc.UpstreamProtocol))
+		}
+		st.tls.Store(c.tls)
 		c.breaker = st.breaker
 		st.outlier.update(sc.Outlier, c.Hosts, now)
 		c.detector = st.outlier.detector
