@@ -39,8 +39,9 @@ func (f *kubeFlags) enabled(configs []string) bool {
 // identity from its cluster: the cluster ID default and, in a Pod (the
 // POD_NAME and POD_NAMESPACE variables of the downward API), the Pod's
 // labels, namespace and its Node's locality, for what the flags leave
-// unset, the way Istio's gateways learn who they are.
-func (f *kubeFlags) source(ctx context.Context, fs *flag.FlagSet, id *identityFlags, logger *slog.Logger) (app.Source, error) {
+// unset, the way Istio's gateways learn who they are; and the Pod's
+// proxy.istio.io/config annotation, unless --proxy-config is given.
+func (f *kubeFlags) source(ctx context.Context, fs *flag.FlagSet, id *identityFlags, tf *topologyFlags, logger *slog.Logger) (app.Source, error) {
 	set := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	if id.cluster == "" {
@@ -64,7 +65,9 @@ func (f *kubeFlags) source(ctx context.Context, fs *flag.FlagSet, id *identityFl
 			if !set["locality"] {
 				id.locality = snapshot.Locality{Region: gp.Region, Zone: gp.Zone, Subzone: gp.Subzone}.String()
 			}
-			logger.Info("gateway Pod", "pod", ns+"/"+pod, "node", gp.Node, "labels", id.labels, "locality", id.locality)
+			tf.podProxyConfig = gp.ProxyConfig
+			logger.Info("gateway Pod", "pod", ns+"/"+pod, "node", gp.Node, "labels", id.labels, "locality", id.locality,
+				"proxyConfig", gp.ProxyConfig != "")
 		}
 		if !set["namespace"] {
 			id.namespace = ns

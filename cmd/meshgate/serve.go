@@ -50,7 +50,7 @@ func serveCmd(ctx context.Context, args []string) int {
 	var source app.Source
 	if useKube {
 		// Before id.identity(): the cluster may complete the identity.
-		if source, err = kf.source(ctx, fs, &id, logger); err != nil {
+		if source, err = kf.source(ctx, fs, &id, &tf, logger); err != nil {
 			fmt.Fprintln(os.Stderr, "meshgate serve:", err)
 			return 2
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/meshgate/meshgate/internal/app"
 	"github.com/meshgate/meshgate/internal/dataplane/listener"
 	"github.com/meshgate/meshgate/internal/meshconfig"
+	"github.com/meshgate/meshgate/internal/source/kube"
 )
 
 // topologyFlags are the gateway's place behind load balancers and its
@@ -19,6 +20,9 @@ import (
 // defaultConfig, Istio's defaults.
 type topologyFlags struct {
 	mesh, proxyConfig string
+	// podProxyConfig is the gateway Pod's proxy.istio.io/config
+	// annotation, which applies when --proxy-config is not given.
+	podProxyConfig string
 
 	numTrustedProxies    int
 	trustedCIDRs         string
@@ -66,7 +70,8 @@ func (f *topologyFlags) topology(fs *flag.FlagSet) (app.Topology, error) {
 		}
 		pc = mc.GetDefaultConfig()
 	}
-	if f.proxyConfig != "" {
+	switch {
+	case f.proxyConfig != "":
 		data, err := os.ReadFile(f.proxyConfig)
 		if err != nil {
 			return app.Topology{}, fmt.Errorf("--proxy-config: %w", err)
@@ -74,6 +79,12 @@ func (f *topologyFlags) topology(fs *flag.FlagSet) (app.Topology, error) {
 		override, err := meshconfig.DecodeProxyConfig(data)
 		if err != nil {
 			return app.Topology{}, fmt.Errorf("--proxy-config: %s: %w", f.proxyConfig, err)
+		}
+		pc = meshconfig.ApplyProxyConfig(pc, override)
+	case f.podProxyConfig != "":
+		override, err := meshconfig.DecodeProxyConfig([]byte(f.podProxyConfig))
+		if err != nil {
+			return app.Topology{}, fmt.Errorf("the gateway Pod's %s annotation: %w", kube.AnnotationProxyConfig, err)
 		}
 		pc = meshconfig.ApplyProxyConfig(pc, override)
 	}

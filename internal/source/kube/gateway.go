@@ -23,7 +23,15 @@ type GatewayPod struct {
 	Node   string
 	// Region, Zone and Subzone come from the Node's topology labels.
 	Region, Zone, Subzone string
+	// ProxyConfig is the Pod's proxy.istio.io/config annotation: a
+	// ProxyConfig (YAML) overriding the mesh's defaultConfig for this
+	// gateway, as Istio's gateways read it.
+	ProxyConfig string
 }
+
+// AnnotationProxyConfig is the Pod annotation holding a gateway's own
+// ProxyConfig.
+const AnnotationProxyConfig = "proxy.istio.io/config"
 
 // LookupGatewayPod reads Pod namespace/name and its Node from the first
 // cluster. A Node that cannot be read (RBAC, or not scheduled yet) leaves
@@ -37,7 +45,7 @@ func LookupGatewayPod(ctx context.Context, c Cluster, namespace, name string) (G
 	if err != nil {
 		return GatewayPod{}, fmt.Errorf("reading the gateway's Pod %s/%s: %w", namespace, name, err)
 	}
-	out := GatewayPod{Labels: pod.Labels, Node: pod.Spec.NodeName}
+	out := GatewayPod{Labels: pod.Labels, Node: pod.Spec.NodeName, ProxyConfig: pod.Annotations[AnnotationProxyConfig]}
 	if out.Node == "" {
 		return out, nil
 	}

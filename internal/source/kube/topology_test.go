@@ -108,6 +108,20 @@ func TestTopology(t *testing.T) {
 					t.Fatalf("gateway Pod = %+v, want zone-a on %s", gp, nodeA)
 				}
 				locality = snapshot.Locality{Region: gp.Region, Zone: gp.Zone, Subzone: gp.Subzone}
+
+				// The Pod's own ProxyConfig comes with it.
+				pod, err := e.kube.CoreV1().Pods(e.ns).Get(e.ctx, "gateway", metav1.GetOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				pod.Annotations = map[string]string{kube.AnnotationProxyConfig: "gatewayTopology: {numTrustedProxies: 2}"}
+				e.must(e.kube.CoreV1().Pods(e.ns).Update(e.ctx, pod, metav1.UpdateOptions{}))
+				if gp, err = kube.LookupGatewayPod(e.ctx, kube.Cluster{ID: "test", Config: e.config}, e.ns, "gateway"); err != nil {
+					t.Fatal(err)
+				}
+				if gp.ProxyConfig != "gatewayTopology: {numTrustedProxies: 2}" {
+					t.Errorf("ProxyConfig = %q, want the Pod's annotation", gp.ProxyConfig)
+				}
 			}
 			gw := e.startGateway(e.config, port, func(_ *kube.Options, id *translate.Identity) { id.Locality = locality })
 
