@@ -65,6 +65,10 @@ func serveCmd(ctx context.Context, args []string) int {
 		fmt.Fprintln(os.Stderr, "meshgate serve:", err)
 		return 2
 	}
+	if identity.ExportTo, err = tf.exportDefaults(); err != nil {
+		fmt.Fprintln(os.Stderr, "meshgate serve:", err)
+		return 2
+	}
 	access, closeAccess, err := openAccessLog(*accessLog)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "meshgate serve:", err)

@@ -11,6 +11,7 @@ import (
 	"github.com/meshgate/meshgate/internal/app"
 	"github.com/meshgate/meshgate/internal/dataplane/listener"
 	"github.com/meshgate/meshgate/internal/meshconfig"
+	"github.com/meshgate/meshgate/internal/translate"
 )
 
 // topologyFlags are the gateway's place behind load balancers and its
@@ -36,7 +37,7 @@ type topologyFlags struct {
 }
 
 func (f *topologyFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.mesh, "mesh", "", "Istio MeshConfig file (YAML or JSON, or the istio ConfigMap); its defaultConfig.gatewayTopology and drain settings apply")
+	fs.StringVar(&f.mesh, "mesh", "", "Istio MeshConfig file (YAML or JSON, or the istio ConfigMap); its defaultConfig.gatewayTopology and drain settings and its default*ExportTo visibility defaults apply")
 	fs.StringVar(&f.proxyConfig, "proxy-config", "", "ProxyConfig file overriding the mesh defaultConfig for this gateway, as Istio's proxy.istio.io/config annotation does (same content)")
 	fs.IntVar(&f.numTrustedProxies, "num-trusted-proxies", -1, "gatewayTopology.numTrustedProxies: trusted hops in front of the gateway (-1: from --mesh/--proxy-config)")
 	fs.StringVar(&f.trustedCIDRs, "trusted-cidrs", "", "trust X-Forwarded-For and X-Forwarded-Proto from peers in these CIDRs (comma-separated), walking X-Forwarded-For past them; instead of hop counting")
@@ -134,4 +135,22 @@ func (f *topologyFlags) topology(fs *flag.FlagSet) (app.Topology, error) {
 		return app.Topology{}, fmt.Errorf("--drain-delay: %s is negative", t.DrainDelay)
 	}
 	return t, nil
+}
+
+// exportDefaults reads the mesh's exportTo defaults from --mesh
+// (defaultVirtualServiceExportTo, defaultDestinationRuleExportTo,
+// defaultServiceExportTo); without --mesh every default is "*".
+func (f *topologyFlags) exportDefaults() (translate.ExportDefaults, error) {
+	if f.mesh == "" {
+		return translate.ExportDefaults{}, nil
+	}
+	mc, err := meshconfig.LoadMesh(f.mesh)
+	if err != nil {
+		return translate.ExportDefaults{}, fmt.Errorf("--mesh: %w", err)
+	}
+	return translate.ExportDefaults{
+		VirtualService:  mc.GetDefaultVirtualServiceExportTo(),
+		DestinationRule: mc.GetDefaultDestinationRuleExportTo(),
+		Service:         mc.GetDefaultServiceExportTo(),
+	}, nil
 }

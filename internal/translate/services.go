@@ -101,8 +101,12 @@ func (b *builder) addKubeService(s *resource.Service) {
 		b.report(&s.Meta, diag.Error, CodeNoSpec, "spec", "the Service has no spec; it is ignored", "")
 		return
 	}
+	host := strings.ToLower(s.Name + "." + s.Namespace + ".svc." + b.id.DomainSuffix)
+	if !b.serviceVisible(&s.Meta, serviceExportTo(&s.Meta), host) {
+		return
+	}
 	svc := &service{
-		host:      strings.ToLower(s.Name + "." + s.Namespace + ".svc." + b.id.DomainSuffix),
+		host:      host,
 		namespace: s.Namespace,
 		meta:      &s.Meta,
 		td:        b.serviceTrafficDistribution(&s.Meta, s.Spec.TrafficDistribution),
@@ -182,6 +186,9 @@ func (b *builder) addServiceEntry(se *resource.ServiceEntry) {
 	spec := se.Spec
 	if spec == nil {
 		b.report(&se.Meta, diag.Error, CodeNoSpec, "spec", "the ServiceEntry has no spec; it is ignored", "")
+		return
+	}
+	if !b.serviceVisible(&se.Meta, spec.ExportTo, lowerAll(spec.Hosts)...) {
 		return
 	}
 	if len(spec.Endpoints) > 0 && spec.WorkloadSelector != nil {
@@ -355,4 +362,12 @@ func derefString(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+func lowerAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = strings.ToLower(s)
+	}
+	return out
 }
