@@ -179,8 +179,8 @@ func (b *builder) kubeTargetPort(we *resource.WorkloadEntry, p corev1.ServicePor
 }
 
 // addServiceEntry registers each host of a ServiceEntry with the entry's
-// ports and endpoints: inline endpoints, or the WorkloadEntries of its
-// namespace that its workloadSelector matches. Every resolution is treated
+// ports and endpoints: inline endpoints, or the WorkloadEntries and Pods
+// (workloadselector.go) of its namespace that its workloadSelector matches. Every resolution is treated
 // as a list of static addresses for now.
 func (b *builder) addServiceEntry(se *resource.ServiceEntry) {
 	spec := se.Spec
@@ -237,6 +237,7 @@ func (b *builder) addServiceEntry(se *resource.ServiceEntry) {
 			}
 			endpoints = append(endpoints, ep)
 		}
+		endpoints = append(endpoints, b.podEndpoints(se, sePorts)...)
 	}
 
 	if len(spec.Endpoints) == 0 && spec.WorkloadSelector == nil {
