@@ -65,11 +65,9 @@ func serveCmd(ctx context.Context, args []string) int {
 		fmt.Fprintln(os.Stderr, "meshgate serve:", err)
 		return 2
 	}
-	if identity.TrustDomain == "" {
-		if identity.TrustDomain, err = tf.trustDomain(); err != nil {
-			fmt.Fprintln(os.Stderr, "meshgate serve:", err)
-			return 2
-		}
+	if err := tf.meshIdentity(&identity); err != nil {
+		fmt.Fprintln(os.Stderr, "meshgate serve:", err)
+		return 2
 	}
 	access, closeAccess, err := openAccessLog(*accessLog)
 	if err != nil {

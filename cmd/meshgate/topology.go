@@ -12,6 +12,7 @@ import (
 	"github.com/meshgate/meshgate/internal/dataplane/listener"
 	"github.com/meshgate/meshgate/internal/meshconfig"
 	"github.com/meshgate/meshgate/internal/source/kube"
+	"github.com/meshgate/meshgate/internal/translate"
 )
 
 // topologyFlags are the gateway's place behind load balancers and its
@@ -40,7 +41,7 @@ type topologyFlags struct {
 }
 
 func (f *topologyFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.mesh, "mesh", "", "Istio MeshConfig file (YAML or JSON, or the istio ConfigMap); its defaultConfig.gatewayTopology and drain settings apply")
+	fs.StringVar(&f.mesh, "mesh", "", "Istio MeshConfig file (YAML or JSON, or the istio ConfigMap); its defaultConfig.gatewayTopology and drain settings and its default*ExportTo visibility defaults apply")
 	fs.StringVar(&f.proxyConfig, "proxy-config", "", "ProxyConfig file overriding the mesh defaultConfig for this gateway, as Istio's proxy.istio.io/config annotation does (same content)")
 	fs.IntVar(&f.numTrustedProxies, "num-trusted-proxies", -1, "gatewayTopology.numTrustedProxies: trusted hops in front of the gateway (-1: from --mesh/--proxy-config)")
 	fs.StringVar(&f.trustedCIDRs, "trusted-cidrs", "", "trust X-Forwarded-For and X-Forwarded-Proto from peers in these CIDRs (comma-separated), walking X-Forwarded-For past them; instead of hop counting")
@@ -147,14 +148,25 @@ func (f *topologyFlags) topology(fs *flag.FlagSet) (app.Topology, error) {
 	return t, nil
 }
 
-// trustDomain is the --mesh file's trustDomain; empty without one.
-func (f *topologyFlags) trustDomain() (string, error) {
+// meshIdentity completes the gateway's identity from --mesh: the trust
+// domain, unless --trust-domain gave one, and the exportTo defaults
+// (defaultVirtualServiceExportTo, defaultDestinationRuleExportTo,
+// defaultServiceExportTo). Without --mesh every exportTo default is "*".
+func (f *topologyFlags) meshIdentity(id *translate.Identity) error {
 	if f.mesh == "" {
-		return "", nil
+		return nil
 	}
 	mc, err := meshconfig.LoadMesh(f.mesh)
 	if err != nil {
-		return "", fmt.Errorf("--mesh: %w", err)
+		return fmt.Errorf("--mesh: %w", err)
 	}
-	return mc.GetTrustDomain(), nil
+	if id.TrustDomain == "" {
+		id.TrustDomain = mc.GetTrustDomain()
+	}
+	id.ExportTo = translate.ExportDefaults{
+		VirtualService:  mc.GetDefaultVirtualServiceExportTo(),
+		DestinationRule: mc.GetDefaultDestinationRuleExportTo(),
+		Service:         mc.GetDefaultServiceExportTo(),
+	}
+	return nil
 }

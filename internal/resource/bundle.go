@@ -158,6 +158,12 @@ type Bundle struct {
 	EndpointSlices []*EndpointSlice
 	Pods           []*Pod
 	Nodes          []*Node
+	// Gateway API objects (gatewayapi.go), which internal/gatewayapi
+	// converts into Gateways and VirtualServices.
+	KubeGateways    []*KubeGateway
+	HTTPRoutes      []*HTTPRoute
+	GRPCRoutes      []*GRPCRoute
+	ReferenceGrants []*ReferenceGrant
 	// Ignored counts documents of kinds the gateway does not use
 	// (Deployment, ServiceAccount, ...), keyed by "apiVersion/kind".
 	Ignored map[string]int

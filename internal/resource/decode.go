@@ -147,8 +147,8 @@ func decodeDocument(file string, root *yaml.Node, b *Bundle, budget *int, inList
 		return d.decodeList(file, root, b)
 	}
 	d.meta.APIVersion, d.meta.Kind = apiVersion, kind
-	info, known := kinds[kind]
-	if !known || info.group != group {
+	info, known := lookupKind(group, kind)
+	if !known {
 		if b.Ignored == nil {
 			b.Ignored = make(map[string]int)
 		}

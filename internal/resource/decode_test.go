@@ -91,10 +91,10 @@ func TestDecodeFile(t *testing.T) {
 		{
 			file: "ignored.yaml",
 			ignored: map[string]int{
-				"apps/v1/Deployment":                   2,
-				"v1/ServiceAccount":                    1,
-				"networking.istio.io/v1/Sidecar":       1,
-				"gateway.networking.k8s.io/v1/Gateway": 1,
+				"apps/v1/Deployment":                        2,
+				"v1/ServiceAccount":                         1,
+				"networking.istio.io/v1/Sidecar":            1,
+				"gateway.networking.k8s.io/v1/GatewayClass": 1,
 			},
 		},
 		{
@@ -129,6 +129,19 @@ func TestDecodeFile(t *testing.T) {
 			objects: []string{"Service shop/reviews", "Namespace shop", "Namespace bare"},
 			diags: []wantDiag{{line: 23, code: CodeUnknownField, field: "spec.finalizer",
 				msg: `unknown field "finalizer"`, hint: `did you mean "finalizers"?`}},
+		},
+		{
+			// Gateway API objects decode strictly into the
+			// sigs.k8s.io/gateway-api types; a Gateway API Gateway is not
+			// an Istio one.
+			file: "gateway-api.yaml",
+			objects: []string{"Gateway edge/web", "HTTPRoute shop/split", "GRPCRoute shop/grpc",
+				"ReferenceGrant shop/from-edge"},
+			diags: []wantDiag{
+				{line: 43, code: CodeUnknownField, field: "spec.rules[0].backendRefs[0].wieght",
+					msg: `unknown field "wieght"`, hint: `did you mean "weight"?`},
+				{line: 51, code: CodeInvalidValue, field: "spec.listeners[0].port", msg: "expected an integer"},
+			},
 		},
 		{
 			file:    "object.json",
@@ -205,6 +218,18 @@ func metas(b *Bundle) []*Meta {
 		out = append(out, &o.Meta)
 	}
 	for _, o := range b.Namespaces {
+		out = append(out, &o.Meta)
+	}
+	for _, o := range b.KubeGateways {
+		out = append(out, &o.Meta)
+	}
+	for _, o := range b.HTTPRoutes {
+		out = append(out, &o.Meta)
+	}
+	for _, o := range b.GRPCRoutes {
+		out = append(out, &o.Meta)
+	}
+	for _, o := range b.ReferenceGrants {
 		out = append(out, &o.Meta)
 	}
 	return out

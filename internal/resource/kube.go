@@ -38,6 +38,14 @@ type Pod struct {
 	ServiceAccount string
 	// IPs are the Pod's addresses (status.podIPs).
 	IPs []string
+	// Ready is the Pod's Ready condition; Terminating is set once it is
+	// being deleted. A ServiceEntry's workloadSelector only takes Pods
+	// that are ready and not terminating, as Istio does.
+	Ready       bool
+	Terminating bool
+	// Ports are the Pod's named container ports, which a ServiceEntry
+	// port of the same name is served on.
+	Ports map[string]uint32
 }
 
 // Node is a Kubernetes Node, for its topology labels

@@ -143,6 +143,10 @@ func Build(files []File) (*Bundle, diag.List) {
 	b.Services = dedup(b.Services, func(o *Service) *Meta { return &o.Meta }, &diags)
 	b.Namespaces = dedup(b.Namespaces, func(o *Namespace) *Meta { return &o.Meta }, &diags)
 	b.Secrets = dedup(b.Secrets, func(o *Secret) *Meta { return &o.Meta }, &diags)
+	b.KubeGateways = dedup(b.KubeGateways, func(o *KubeGateway) *Meta { return &o.Meta }, &diags)
+	b.HTTPRoutes = dedup(b.HTTPRoutes, func(o *HTTPRoute) *Meta { return &o.Meta }, &diags)
+	b.GRPCRoutes = dedup(b.GRPCRoutes, func(o *GRPCRoute) *Meta { return &o.Meta }, &diags)
+	b.ReferenceGrants = dedup(b.ReferenceGrants, func(o *ReferenceGrant) *Meta { return &o.Meta }, &diags)
 	b.Sort()
 	return b, diags
 }

@@ -23,6 +23,10 @@ func (b *Bundle) Sort() {
 	sortObjects(b.EndpointSlices, func(o *EndpointSlice) *Meta { return &o.Meta })
 	sortObjects(b.Pods, func(o *Pod) *Meta { return &o.Meta })
 	sortObjects(b.Nodes, func(o *Node) *Meta { return &o.Meta })
+	sortObjects(b.KubeGateways, func(o *KubeGateway) *Meta { return &o.Meta })
+	sortObjects(b.HTTPRoutes, func(o *HTTPRoute) *Meta { return &o.Meta })
+	sortObjects(b.GRPCRoutes, func(o *GRPCRoute) *Meta { return &o.Meta })
+	sortObjects(b.ReferenceGrants, func(o *ReferenceGrant) *Meta { return &o.Meta })
 }
 
 func sortObjects[T any](s []T, meta func(T) *Meta) {

@@ -57,6 +57,9 @@ func (b *builder) resolveDestination(vs *resource.VirtualService, d *compiledDes
 	}
 	name := clusterName(port, d.subset, d.host)
 	if svc == nil {
+		if b.reportHiddenService(vs, d) {
+			return name
+		}
 		hint := "define it with a Service or a ServiceEntry, or fix the host"
 		if alt := d.host + ".svc." + b.id.DomainSuffix; b.services[alt] != nil {
 			hint = fmt.Sprintf("did you mean %s? Istio takes a host with dots as written", alt)

@@ -132,7 +132,7 @@ func (b *builder) findDelegate(root *resource.VirtualService, field string, ref 
 	case !isDelegateVS(target):
 		return drop(fmt.Sprintf("VirtualService %s has hosts, so it is not a delegate", name),
 			"a delegate VirtualService has no hosts and no gateways")
-	case !exportedTo(target, root.Namespace):
+	case !exportedToNamespace(target.Spec.ExportTo, b.id.ExportTo.VirtualService, target.Namespace, root.Namespace):
 		return drop(fmt.Sprintf("the delegate VirtualService %s is not exported to namespace %s", name, root.Namespace),
 			fmt.Sprintf("add %s (or \"*\") to its exportTo", root.Namespace))
 	case len(target.Spec.Gateways) > 0:
@@ -142,27 +142,6 @@ func (b *builder) findDelegate(root *resource.VirtualService, field string, ref 
 		return drop(fmt.Sprintf("the delegate VirtualService %s has tcp or tls routes, which Istio's validation rejects for a delegate", name), "")
 	}
 	return target
-}
-
-// exportedTo reports whether vs is visible from namespace ns under its
-// exportTo: empty or "*" is every namespace, "." its own, "~" none.
-func exportedTo(vs *resource.VirtualService, ns string) bool {
-	if len(vs.Spec.ExportTo) == 0 {
-		return true
-	}
-	for _, e := range vs.Spec.ExportTo {
-		switch e {
-		case "*":
-			return true
-		case ".":
-			if vs.Namespace == ns {
-				return true
-			}
-		case ns:
-			return true
-		}
-	}
-	return false
 }
 
 // mergeMatches merges a delegate route's matches into its root route's.

@@ -99,25 +99,28 @@ func TestMergedRouteName(t *testing.T) {
 	}
 }
 
-func TestExportedTo(t *testing.T) {
-	vs := func(exportTo ...string) *resource.VirtualService {
-		return virtualServiceObj("team", "d", &networkingv1.VirtualService{ExportTo: exportTo})
-	}
+func TestExportedToNamespace(t *testing.T) {
 	tests := []struct {
-		vs   *resource.VirtualService
-		ns   string
-		want bool
+		exportTo, def []string
+		viewer        string
+		want          bool
 	}{
-		{vs(), "other", true},
-		{vs("*"), "other", true},
-		{vs("."), "team", true},
-		{vs("."), "other", false},
-		{vs("~"), "team", false},
-		{vs("a", "other"), "other", true},
+		{nil, nil, "other", true},
+		{[]string{"*"}, nil, "other", true},
+		{[]string{"."}, nil, "team", true},
+		{[]string{"."}, nil, "other", false},
+		{[]string{"~"}, nil, "team", false},
+		{[]string{"a", "other"}, nil, "other", true},
+		{[]string{"a"}, nil, "team", false},
+		// The mesh default applies only when exportTo is empty.
+		{nil, []string{"."}, "other", false},
+		{nil, []string{"."}, "team", true},
+		{[]string{"*"}, []string{"."}, "other", true},
+		{nil, []string{"~"}, "team", false},
 	}
 	for _, tt := range tests {
-		if got := exportedTo(tt.vs, tt.ns); got != tt.want {
-			t.Errorf("exportedTo(%v, %s) = %v, want %v", tt.vs.Spec.ExportTo, tt.ns, got, tt.want)
+		if got := exportedToNamespace(tt.exportTo, tt.def, "team", tt.viewer); got != tt.want {
+			t.Errorf("exportedToNamespace(%v, default %v, team, %s) = %v, want %v", tt.exportTo, tt.def, tt.viewer, got, tt.want)
 		}
 	}
 }

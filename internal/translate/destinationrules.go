@@ -22,6 +22,10 @@ type mergedRule struct {
 	// members are all the rules merged here, oldest first; their
 	// annotations (spillover.go) apply to every cluster of the host.
 	members []*resource.DestinationRule
+	// hidden are the rules for the host that are exported, but not to
+	// this gateway's namespace. A rule with only hidden members (first is
+	// nil) still shadows less specific hosts of its namespace, as in Istio.
+	hidden []*resource.DestinationRule
 }
 
 // subsetDef is one subset with the rule that declared it.
@@ -49,12 +53,17 @@ type drNamespace struct {
 }
 
 // indexDestinationRules merges the Bundle's DestinationRules by namespace
-// and host, oldest first. Short hosts resolve against the rule's
-// namespace. A rule with a workloadSelector only applies to workloads of
-// its own namespace that it selects, so it is kept only when it selects
-// this gateway.
+// and host, oldest first, into the indexes Istio searches for a proxy in
+// the gateway's namespace (see destinationRule): the rules of that
+// namespace visible within it, the private rules of the root namespace,
+// and, per namespace, the rules exported beyond their own namespace. Short
+// hosts resolve against the rule's namespace. A rule with a
+// workloadSelector only applies to workloads of its own namespace that it
+// selects, so it is kept only when it selects this gateway.
 func (b *builder) indexDestinationRules() {
 	b.drs = map[string]*drNamespace{}
+	b.drLocal, b.drRootLocal = &drNamespace{byHost: map[string]*mergedRule{}}, &drNamespace{byHost: map[string]*mergedRule{}}
+	def := b.id.ExportTo.DestinationRule
 	for _, dr := range b.in.DestinationRules {
 		spec := dr.Spec
 		if spec == nil {
@@ -71,24 +80,49 @@ func (b *builder) indexDestinationRules() {
 			continue
 		}
 		host := resolveShortName(spec.Host, dr.Namespace, b.id.DomainSuffix)
+		private := privateOnly(spec.ExportTo, def, dr.Namespace)
+		// Within its own namespace a rule applies unless its own exportTo
+		// leaves that namespace out; the mesh default plays no part there.
+		if dr.Namespace == b.id.Namespace && exportedToNamespace(spec.ExportTo, nil, dr.Namespace, dr.Namespace) {
+			b.mergeRule(b.drLocal.rule(host), dr)
+		}
+		if private {
+			if dr.Namespace == rootNamespace {
+				b.mergeRule(b.drRootLocal.rule(host), dr)
+			}
+			continue
+		}
 		ns := b.drs[dr.Namespace]
 		if ns == nil {
 			ns = &drNamespace{byHost: map[string]*mergedRule{}}
 			b.drs[dr.Namespace] = ns
 		}
-		r := ns.byHost[host]
-		if r == nil {
-			r = &mergedRule{host: host, first: dr}
-			ns.byHost[host] = r
-			if isWildcard(host) {
-				ns.wildcards = insertSorted(ns.wildcards, host)
-			}
+		r := ns.rule(host)
+		if exportedToNamespace(spec.ExportTo, def, dr.Namespace, b.id.Namespace) {
+			b.mergeRule(r, dr)
+		} else {
+			r.hidden = append(r.hidden, dr)
 		}
-		b.mergeRule(r, dr)
 	}
 }
 
+// rule returns the merged rule for host, creating an empty one.
+func (n *drNamespace) rule(host string) *mergedRule {
+	r := n.byHost[host]
+	if r == nil {
+		r = &mergedRule{host: host}
+		n.byHost[host] = r
+		if isWildcard(host) {
+			n.wildcards = insertSorted(n.wildcards, host)
+		}
+	}
+	return r
+}
+
 func (b *builder) mergeRule(r *mergedRule, dr *resource.DestinationRule) {
+	if r.first == nil {
+		r.first = dr
+	}
 	r.members = append(r.members, dr)
 	spec := dr.Spec
 	if spec.TrafficPolicy != nil {
@@ -146,39 +180,52 @@ func (n *drNamespace) mostSpecific(host string) *mergedRule {
 }
 
 // destinationRule finds the rule that applies to a service, in Istio's
-// order: the gateway's own namespace, then the service's namespace, then
-// the root namespace; the first namespace with a matching rule wins, even
-// if a later one has a more specific host. When the gateway runs in the
-// root namespace itself (istio-system, the default), Istio looks at the
-// service's namespace first, so that catch-all rules kept in istio-system
-// do not shadow the service-specific rules of the service's namespace.
+// order: the rules of the gateway's own namespace, then the rules the
+// service's namespace exports to the gateway's, then those the root
+// namespace exports to it; the first namespace with a matching rule wins,
+// even if a later one has a more specific host. When the gateway runs in
+// the root namespace itself (istio-system, the default), only the root
+// namespace's private rules come first, so that catch-all rules kept in
+// istio-system for everyone do not shadow the service-specific rules of
+// the service's namespace. In an exporting namespace the most specific
+// host decides: if its rules are not exported to the gateway's namespace,
+// that namespace contributes nothing.
 func (b *builder) destinationRule(svc *service) *mergedRule {
-	for _, ns := range b.ruleSearchPath(svc.namespace) {
-		if r := b.drs[ns].mostSpecific(svc.host); r != nil {
+	for _, n := range b.ruleSearchPath(svc.namespace) {
+		r := n.mostSpecific(svc.host)
+		switch {
+		case r == nil:
+		case r.first != nil:
 			return r
+		default:
+			b.reportHiddenRule(r, svc)
 		}
 	}
 	return nil
 }
 
-func (b *builder) ruleSearchPath(serviceNamespace string) []string {
-	var path []string
-	add := func(ns string) {
-		for _, p := range path {
-			if p == ns {
-				return
-			}
-		}
-		if ns != "" {
-			path = append(path, ns)
-		}
-	}
+func (b *builder) ruleSearchPath(serviceNamespace string) []*drNamespace {
+	var path []*drNamespace
 	if b.id.Namespace != rootNamespace {
-		add(b.id.Namespace)
+		path = append(path, b.drLocal)
+	} else {
+		path = append(path, b.drRootLocal)
 	}
-	add(serviceNamespace)
-	add(rootNamespace)
-	return path
+	if serviceNamespace != "" && serviceNamespace != rootNamespace {
+		path = append(path, b.drs[serviceNamespace])
+	}
+	return append(path, b.drs[rootNamespace])
+}
+
+// reportHiddenRule says that a DestinationRule on the lookup path would
+// apply to a service, but is not exported to this gateway's namespace.
+func (b *builder) reportHiddenRule(r *mergedRule, svc *service) {
+	for _, dr := range r.hidden {
+		b.report(&dr.Meta, diag.Warning, CodeHiddenDestinationRule, "spec.exportTo",
+			fmt.Sprintf("the rule would apply to %s, but its %s does not include namespace %s, where this gateway runs; the gateway does not use it",
+				svc.host, describeExportTo(dr.Spec.ExportTo, b.id.ExportTo.DestinationRule), b.id.Namespace),
+			fmt.Sprintf("add %q (or \"*\") to exportTo", b.id.Namespace))
+	}
 }
 
 // policySource says where an effective policy component was written, for

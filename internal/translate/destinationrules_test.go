@@ -12,6 +12,13 @@ func dr(ns, name, host string) *resource.DestinationRule {
 	return destinationRuleObj(ns, name, &networkingv1.DestinationRule{Host: host})
 }
 
+// exported is dr with an exportTo.
+func exported(ns, name, host string, exportTo ...string) *resource.DestinationRule {
+	r := dr(ns, name, host)
+	r.Spec.ExportTo = exportTo
+	return r
+}
+
 func TestDestinationRuleLookup(t *testing.T) {
 	const echo = "echo.default.svc.cluster.local"
 	selected := dr("gateways", "selected", "*")
@@ -24,41 +31,70 @@ func TestDestinationRuleLookup(t *testing.T) {
 		gatewayNS string
 		rules     []*resource.DestinationRule
 		want      string // "namespace/name" of the chosen rule, "" for none
+		// meshDefault is MeshConfig defaultDestinationRuleExportTo.
+		meshDefault []string
 	}{
 		{"exact beats wildcard", "", []*resource.DestinationRule{
 			dr("default", "star", "*"), dr("default", "exact", "echo"),
-		}, "default/exact"},
+		}, "default/exact", nil},
 		{"longest wildcard wins", "", []*resource.DestinationRule{
 			dr("default", "star", "*"), dr("default", "local", "*.cluster.local"),
 			dr("default", "svc", "*.default.svc.cluster.local"), dr("default", "other", "*.example.com"),
-		}, "default/svc"},
+		}, "default/svc", nil},
 		{"gateway namespace beats service namespace", "gateways", []*resource.DestinationRule{
 			dr("default", "exact", echo), dr("gateways", "star", "*"),
-		}, "gateways/star"},
+		}, "gateways/star", nil},
 		{"service namespace beats root namespace", "gateways", []*resource.DestinationRule{
 			dr("istio-system", "exact", echo), dr("default", "star", "*"),
-		}, "default/star"},
+		}, "default/star", nil},
 		{"gateway in the root namespace looks at the service namespace first", "istio-system", []*resource.DestinationRule{
 			dr("istio-system", "exact", echo), dr("default", "star", "*"),
-		}, "default/star"},
+		}, "default/star", nil},
 		{"root namespace as a last resort", "gateways", []*resource.DestinationRule{
 			dr("istio-system", "mesh-wide", "*"), dr("elsewhere", "exact", echo),
-		}, "istio-system/mesh-wide"},
+		}, "istio-system/mesh-wide", nil},
 		{"other namespaces do not apply", "gateways", []*resource.DestinationRule{
 			dr("elsewhere", "exact", echo),
-		}, ""},
+		}, "", nil},
 		{"short hosts resolve against the rule's namespace", "", []*resource.DestinationRule{
 			dr("prod", "short", "echo"), dr("default", "short", "echo"),
-		}, "default/short"},
+		}, "default/short", nil},
 		{"workloadSelector selecting the gateway applies", "gateways", []*resource.DestinationRule{
 			other, selected,
-		}, "gateways/selected"},
+		}, "gateways/selected", nil},
+		{"a service namespace rule exported elsewhere does not apply", "gateways", []*resource.DestinationRule{
+			exported("default", "exact", echo, "."), dr("istio-system", "mesh-wide", "*"),
+		}, "istio-system/mesh-wide", nil},
+		{"a rule exported to the gateway namespace by name applies", "gateways", []*resource.DestinationRule{
+			exported("default", "exact", echo, "team", "gateways"),
+		}, "default/exact", nil},
+		{"the hidden most specific rule hides its namespace's wildcard", "gateways", []*resource.DestinationRule{
+			exported("default", "exact", echo, "team"), dr("default", "star", "*"), dr("istio-system", "mesh-wide", "*"),
+		}, "istio-system/mesh-wide", nil},
+		{"a private rule in the gateway namespace applies", "gateways", []*resource.DestinationRule{
+			exported("gateways", "private", echo, "."), dr("default", "exact", echo),
+		}, "gateways/private", nil},
+		{"a gateway namespace rule exported only elsewhere does not apply there", "gateways", []*resource.DestinationRule{
+			exported("gateways", "away", echo, "team"), dr("default", "exact", echo),
+		}, "default/exact", nil},
+		{"a private root rule comes first for a gateway in the root namespace", "istio-system", []*resource.DestinationRule{
+			exported("istio-system", "private", echo, "."), dr("default", "exact", echo),
+		}, "istio-system/private", nil},
+		{"a private root rule does not apply to other namespaces", "gateways", []*resource.DestinationRule{
+			exported("istio-system", "private", "*", "."),
+		}, "", nil},
+		{"mesh default \".\" keeps rules without exportTo private", "gateways", []*resource.DestinationRule{
+			dr("default", "exact", echo), dr("istio-system", "public", "*"),
+		}, "", []string{"."}},
+		{"mesh default does not override an explicit exportTo", "gateways", []*resource.DestinationRule{
+			exported("default", "exact", echo, "*"),
+		}, "default/exact", []string{"."}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			bl := &builder{
 				in:       &resource.Bundle{DestinationRules: tt.rules},
-				id:       Identity{Namespace: tt.gatewayNS}.withDefaults(),
+				id:       Identity{Namespace: tt.gatewayNS, ExportTo: ExportDefaults{DestinationRule: tt.meshDefault}}.withDefaults(),
 				reported: map[string]bool{},
 			}
 			bl.indexDestinationRules()

@@ -145,6 +145,12 @@ func parseIdentityHeader(data []byte) (Identity, error) {
 			id.Cluster = value
 		case "domainSuffix":
 			id.DomainSuffix = value
+		case "defaultVirtualServiceExportTo":
+			id.ExportTo.VirtualService = strings.Split(value, ",")
+		case "defaultDestinationRuleExportTo":
+			id.ExportTo.DestinationRule = strings.Split(value, ",")
+		case "defaultServiceExportTo":
+			id.ExportTo.Service = strings.Split(value, ",")
 		default:
 			return id, fmt.Errorf("identity header: unknown key %q", key)
 		}

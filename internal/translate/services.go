@@ -106,8 +106,12 @@ func (b *builder) addKubeService(s *resource.Service) {
 		b.report(&s.Meta, diag.Error, CodeNoSpec, "spec", "the Service has no spec; it is ignored", "")
 		return
 	}
+	host := strings.ToLower(s.Name + "." + s.Namespace + ".svc." + b.id.DomainSuffix)
+	if !b.serviceVisible(&s.Meta, serviceExportTo(&s.Meta), host) {
+		return
+	}
 	svc := &service{
-		host:      strings.ToLower(s.Name + "." + s.Namespace + ".svc." + b.id.DomainSuffix),
+		host:      host,
 		namespace: s.Namespace,
 		meta:      &s.Meta,
 		td:        b.serviceTrafficDistribution(&s.Meta, s.Spec.TrafficDistribution),
@@ -180,13 +184,16 @@ func (b *builder) kubeTargetPort(we *resource.WorkloadEntry, p corev1.ServicePor
 }
 
 // addServiceEntry registers each host of a ServiceEntry with the entry's
-// ports and endpoints: inline endpoints, or the WorkloadEntries of its
-// namespace that its workloadSelector matches. Every resolution is treated
+// ports and endpoints: inline endpoints, or the WorkloadEntries and Pods
+// (workloadselector.go) of its namespace that its workloadSelector matches. Every resolution is treated
 // as a list of static addresses for now.
 func (b *builder) addServiceEntry(se *resource.ServiceEntry) {
 	spec := se.Spec
 	if spec == nil {
 		b.report(&se.Meta, diag.Error, CodeNoSpec, "spec", "the ServiceEntry has no spec; it is ignored", "")
+		return
+	}
+	if !b.serviceVisible(&se.Meta, spec.ExportTo, lowerAll(spec.Hosts)...) {
 		return
 	}
 	if len(spec.Endpoints) > 0 && spec.WorkloadSelector != nil {
@@ -235,6 +242,7 @@ func (b *builder) addServiceEntry(se *resource.ServiceEntry) {
 			}
 			endpoints = append(endpoints, ep)
 		}
+		endpoints = append(endpoints, b.podEndpoints(se, sePorts)...)
 	}
 
 	if len(spec.Endpoints) == 0 && spec.WorkloadSelector == nil {
@@ -361,4 +369,12 @@ func derefString(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+func lowerAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = strings.ToLower(s)
+	}
+	return out
 }

@@ -49,6 +49,8 @@ type Identity struct {
 	// TrustDomain is the mesh's SPIFFE trust domain, which endpoint
 	// identities are named in; empty means DefaultTrustDomain.
 	TrustDomain string
+	// ExportTo are the mesh's exportTo defaults (visibility.go).
+	ExportTo ExportDefaults
 }
 
 func (id Identity) withDefaults() Identity {
@@ -121,8 +123,14 @@ type builder struct {
 
 	// services is the backend registry by host (services.go).
 	services map[string]*service
-	// drs indexes DestinationRules by namespace (destinationrules.go).
-	drs map[string]*drNamespace
+	// drs indexes the DestinationRules each namespace exports, drLocal
+	// those of the gateway's namespace and drRootLocal the root
+	// namespace's private ones (destinationrules.go).
+	drs                  map[string]*drNamespace
+	drLocal, drRootLocal *drNamespace
+	// hiddenServices are service hosts not exported to this gateway
+	// (visibility.go).
+	hiddenServices map[string]hiddenService
 	// gateways are the Gateways in the Bundle by "namespace/name";
 	// selected is the subset whose selector matches this gateway.
 	gateways map[string]*resource.Gateway

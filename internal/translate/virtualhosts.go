@@ -67,6 +67,10 @@ func (b *builder) bindVirtualServices(listeners []*listenerBuild) {
 		if len(bound) == 0 {
 			continue
 		}
+		if !b.vsVisible(vs) {
+			b.reportHiddenVirtualService(vs, bound[0])
+			continue
+		}
 		hosts := b.vsHosts(vs)
 		if hosts == nil {
 			continue

@@ -71,6 +71,9 @@ func (s *Source) update() pipeline.Update {
 				Cluster:        c.id,
 				NodeName:       p.Spec.NodeName,
 				ServiceAccount: p.Spec.ServiceAccountName,
+				Ready:          podReady(p),
+				Terminating:    p.DeletionTimestamp != nil,
+				Ports:          podPorts(p),
 			}
 			for _, ip := range p.Status.PodIPs {
 				out.IPs = append(out.IPs, ip.IP)
@@ -210,3 +213,30 @@ var (
 	_ namespacedLister[*clientnetworking.Gateway] = istiolisters.GatewayLister(nil)
 	_ namespacedLister[*corev1.Service]           = corelisters.ServiceLister(nil)
 )
+
+// podReady reports the Pod's Ready condition.
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// podPorts collects the Pod's named TCP container ports.
+func podPorts(p *corev1.Pod) map[string]uint32 {
+	var out map[string]uint32
+	for _, c := range p.Spec.Containers {
+		for _, port := range c.Ports {
+			if port.Name == "" || port.ContainerPort <= 0 || (port.Protocol != "" && port.Protocol != corev1.ProtocolTCP) {
+				continue
+			}
+			if out == nil {
+				out = map[string]uint32{}
+			}
+			out[port.Name] = uint32(port.ContainerPort)
+		}
+	}
+	return out
+}

@@ -197,12 +197,31 @@ func stripObject(obj any) (any, error) {
 	}
 	switch o := obj.(type) {
 	case *corev1.Pod:
-		return &corev1.Pod{
+		// Keep what endpoints are built from: node, service account,
+		// addresses, readiness and named container ports.
+		out := &corev1.Pod{
 			TypeMeta:   o.TypeMeta,
 			ObjectMeta: o.ObjectMeta,
 			Spec:       corev1.PodSpec{NodeName: o.Spec.NodeName, ServiceAccountName: o.Spec.ServiceAccountName},
 			Status:     corev1.PodStatus{PodIP: o.Status.PodIP, PodIPs: o.Status.PodIPs},
-		}, nil
+		}
+		for _, c := range o.Status.Conditions {
+			if c.Type == corev1.PodReady {
+				out.Status.Conditions = []corev1.PodCondition{{Type: c.Type, Status: c.Status}}
+			}
+		}
+		for _, c := range o.Spec.Containers {
+			var ports []corev1.ContainerPort
+			for _, p := range c.Ports {
+				if p.Name != "" {
+					ports = append(ports, corev1.ContainerPort{Name: p.Name, ContainerPort: p.ContainerPort, Protocol: p.Protocol})
+				}
+			}
+			if len(ports) > 0 {
+				out.Spec.Containers = append(out.Spec.Containers, corev1.Container{Name: c.Name, Ports: ports})
+			}
+		}
+		return out, nil
 	case *corev1.Node:
 		return &corev1.Node{TypeMeta: o.TypeMeta, ObjectMeta: o.ObjectMeta}, nil
 	}
