@@ -184,6 +184,7 @@ func TestUpstreamTLS(t *testing.T) {
 		tlsDestination("impostor", "impostor.example.com", "http",
 			tlsBackend(t, workload("spiffe://"+td+"/ns/default/sa/intruder"), meshCA.Pool(), false), "reviews",
 			"{mode: ISTIO_MUTUAL}"),
+		externalDNS(tlsBackend(t, backendCA.Server(t, "api.partner.internal"), nil, false), caFile),
 		fmt.Sprintf(`---
 apiVersion: v1
 kind: Secret
@@ -223,6 +224,8 @@ data: {tls.crt: %s, tls.key: %s, ca.crt: %s}
 		// the connection end rather than a failed handshake.
 		{"a backend requiring a client certificate refuses SIMPLE", "mutual-plain.example.com",
 			503, "upstream connect error or disconnect/reset before headers"},
+		{"a DNS ServiceEntry host, with the rewritten authority as SNI", "partner.example.com",
+			200, "sni=api.partner.internal client=none"},
 		{"ISTIO_MUTUAL presents the mesh certificate and Istio's SNI", "reviews.example.com",
 			200, "sni=outbound_.8080_._.reviews.default.svc.cluster.local client=" + gatewayID + " proto=HTTP/2.0"},
 		{"ISTIO_MUTUAL refuses an endpoint with another identity", "impostor.example.com",
@@ -236,4 +239,42 @@ data: {tls.crt: %s, tls.key: %s, ca.crt: %s}
 			}
 		})
 	}
+}
+
+// externalDNS is an external service the way users declare one: a
+// ServiceEntry with resolution DNS whose endpoint is a name ("localhost",
+// resolved when connecting), TLS originated by a DestinationRule without
+// sni, and a VirtualService that rewrites the authority to the external
+// name, which auto SNI then sends.
+func externalDNS(backend, caFile string) string {
+	_, port, _ := net.SplitHostPort(backend)
+	return fmt.Sprintf(`---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: partner, namespace: default}
+spec:
+  hosts: [api.partner.internal]
+  ports: [{number: 443, name: https, protocol: HTTPS, targetPort: %s}]
+  resolution: DNS
+  location: MESH_EXTERNAL
+  endpoints: [{address: localhost}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: partner, namespace: default}
+spec:
+  host: api.partner.internal
+  trafficPolicy:
+    tls: {mode: SIMPLE, caCertificates: %s}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: partner, namespace: default}
+spec:
+  hosts: [partner.example.com]
+  gateways: [istio-system/edge]
+  http:
+  - rewrite: {authority: api.partner.internal}
+    route: [{destination: {host: api.partner.internal, port: {number: 443}}}]
+`, port, caFile)
 }

@@ -101,8 +101,8 @@ const (
 	CodeEndpointAddress = "MG1402"
 	// CodeEndpointPort: an endpoint without the port a service needs.
 	CodeEndpointPort = "MG1403"
-	// CodeDNSResolution: a DNS ServiceEntry without endpoints; meshgate does
-	// not resolve DNS yet.
+	// CodeDNSResolution: a DNS ServiceEntry host that cannot be resolved (a
+	// wildcard without endpoints, DYNAMIC_DNS).
 	CodeDNSResolution = "MG1404"
 	// CodeNoEndpoints: a routed-to cluster without endpoints.
 	CodeNoEndpoints = "MG1405"

@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"strconv"
@@ -245,12 +246,15 @@ func (b *builder) addServiceEntry(se *resource.ServiceEntry) {
 		endpoints = append(endpoints, b.podEndpoints(se, sePorts)...)
 	}
 
+	resolveHosts := false
 	if len(spec.Endpoints) == 0 && spec.WorkloadSelector == nil {
 		switch spec.Resolution {
-		case networkingv1.ServiceEntry_DNS, networkingv1.ServiceEntry_DNS_ROUND_ROBIN, networkingv1.ServiceEntry_DYNAMIC_DNS:
+		case networkingv1.ServiceEntry_DNS, networkingv1.ServiceEntry_DNS_ROUND_ROBIN:
+			resolveHosts = true
+		case networkingv1.ServiceEntry_DYNAMIC_DNS:
 			b.report(&se.Meta, diag.Warning, CodeDNSResolution, "spec.resolution",
-				fmt.Sprintf("resolution %s without endpoints needs DNS resolution, which meshgate does not do yet; the hosts have no endpoints", spec.Resolution),
-				"list the addresses under endpoints")
+				"resolution DYNAMIC_DNS (a forward proxy for any name under a wildcard) is not supported; the hosts have no endpoints",
+				"use resolution DNS with the exact hosts")
 		}
 	}
 
@@ -263,8 +267,39 @@ func (b *builder) addServiceEntry(se *resource.ServiceEntry) {
 				fmt.Sprintf("host %q is not a valid ServiceEntry host; it is ignored", h), "use a DNS name, optionally with a leading \"*.\"")
 			continue
 		}
-		b.register(&service{host: host, namespace: se.Namespace, meta: &se.Meta, ports: ports, endpoints: endpoints, td: td, subjectAltNames: spec.SubjectAltNames}, field)
+		hostEndpoints := endpoints
+		if resolveHosts {
+			hostEndpoints = b.dnsHostEndpoint(se, field, host, sePorts)
+		}
+		b.register(&service{host: host, namespace: se.Namespace, meta: &se.Meta, ports: ports, endpoints: hostEndpoints, td: td, subjectAltNames: spec.SubjectAltNames}, field)
 	}
+}
+
+// dnsHostEndpoint is the endpoint of a DNS ServiceEntry host without
+// endpoints: the host name itself, on each port's targetPort (else its
+// number), resolved by the data plane when it opens a connection, as
+// Envoy's LOGICAL_DNS cluster does. A wildcard cannot be resolved.
+func (b *builder) dnsHostEndpoint(se *resource.ServiceEntry, field, host string, ports []*networkingv1.ServicePort) []*endpoint {
+	if strings.HasPrefix(host, "*") {
+		b.report(&se.Meta, diag.Warning, CodeDNSResolution, field,
+			fmt.Sprintf("wildcard host %q cannot be resolved with resolution %s; it has no endpoints", host, se.Spec.Resolution),
+			"list the addresses under endpoints, or use exact hosts")
+		return nil
+	}
+	network := b.defaultNetwork()
+	ep := &endpoint{
+		host:     host,
+		ports:    map[uint32]uint32{},
+		topology: topologyLabels(nil, snapshot.Locality{}, b.id.Cluster, "", network),
+		network:  network,
+		cluster:  b.id.Cluster,
+		weight:   1,
+		origin:   "ServiceEntry " + nsName(&se.Meta) + " " + field + " (DNS)",
+	}
+	for _, p := range ports {
+		ep.ports[p.Number] = cmp.Or(p.TargetPort, p.Number)
+	}
+	return []*endpoint{ep}
 }
 
 // entryPort is the port a ServiceEntry endpoint serves p on: its port named
