@@ -7,7 +7,7 @@ FUZZTIME  ?= 30s
 export GOTOOLCHAIN ?= local
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: all build test test-short vet fmt-check golden fuzz bench tools kube-control-plane demo
+.PHONY: all build test test-short vet fmt-check golden fuzz bench bench-load bench-scale tools kube-control-plane demo
 
 all: build
 
@@ -52,6 +52,18 @@ fuzz:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
+
+## bench-load: meshgate side by side with HAProxy, nginx and Caddy under
+## wrk and h2load on loopback (installs them with apt-get when missing;
+## about 10 minutes; e.g. LOADBENCH_FLAGS="-reps 1 -out results.md").
+## A load run, not a test: `make test` does not run it.
+bench-load:
+	$(GO) run ./bench/cmd/loadbench $(LOADBENCH_FLAGS)
+
+## bench-scale: compile 10,000 VirtualServices over 1,000 hosts and
+## 100,000 endpoints (time, peak heap, clusters reused on an endpoint change).
+bench-scale:
+	$(GO) test -run '^$$' -bench 'BenchmarkBuild|BenchmarkProcess' -benchtime 3x -benchmem ./internal/translate/ ./internal/pipeline/
 
 demo:
 	$(GO) run ./cmd/meshgate demo

@@ -56,6 +56,9 @@ type Pipeline struct {
 	mu      sync.Mutex
 	version uint64
 	status  Status
+	// last is the latest published snapshot, whose unchanged clusters
+	// the next one reuses (reuse.go).
+	last *snapshot.Snapshot
 	// applied is closed when the first snapshot has been published.
 	applied chan struct{}
 }
@@ -111,16 +114,18 @@ func (p *Pipeline) Process(u Update) Status {
 		return p.status
 	}
 	p.logDiagnostics(diags)
+	reused := reuseClusters(p.last, snap)
 
 	p.version++
 	snap.Version = p.version
+	p.last = snap
 	p.status = Status{Version: p.version, AppliedAt: time.Now(), Diagnostics: diags}
 	if err := p.publisher.Publish(snap); err != nil {
 		p.status.PublishError = err.Error()
 		p.logger.Error("configuration partly applied", "version", p.version, "error", err)
 	} else {
 		p.logger.Info("configuration applied", "version", p.version,
-			"listeners", len(snap.Listeners), "clusters", len(snap.Clusters), "warnings", len(diags))
+			"listeners", len(snap.Listeners), "clusters", len(snap.Clusters), "clusters_unchanged", reused, "warnings", len(diags))
 	}
 	select {
 	case <-p.applied:

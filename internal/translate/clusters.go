@@ -146,7 +146,9 @@ func (b *builder) buildCluster(name string, ref clusterRef) *snapshot.Cluster {
 		selector = subset.spec.Labels
 	}
 	serving := 0
-	var members []member
+	// One allocation for the candidates, instead of growing a slice of
+	// large values endpoint by endpoint.
+	members := make([]member, 0, len(ref.svc.endpoints))
 	for _, ep := range ref.svc.endpoints {
 		addr, ok := ep.address(ref.port.number)
 		if !ok {
@@ -159,8 +161,10 @@ func (b *builder) buildCluster(name string, ref clusterRef) *snapshot.Cluster {
 			continue
 		}
 		members = append(members, member{ep: ep, out: snapshot.Endpoint{
-			Address:  addr,
-			Labels:   copyLabels(ep.labels),
+			Address: addr,
+			// ep.labels is translate's own copy and read-only from here
+			// on, so the clusters of one service share it.
+			Labels:   ep.labels,
 			Locality: ep.locality,
 			Network:  ep.network,
 			Weight:   ep.weight,
@@ -182,6 +186,7 @@ func (b *builder) buildCluster(name string, ref clusterRef) *snapshot.Cluster {
 	}
 
 	members = b.applyLocality(c, ref.svc, policy, members)
+	c.Endpoints = make([]snapshot.Endpoint, 0, len(members))
 	for _, m := range members {
 		c.Endpoints = append(c.Endpoints, m.out)
 	}

@@ -105,7 +105,7 @@ func (b *builder) sliceEndpoints(s *resource.Service, ports []corev1.ServicePort
 			}
 			for _, p := range ports {
 				if port, ok := slicePort(slice.Ports, p); ok {
-					ep.ports[uint32(p.Port)] = port
+					ep.ports.set(uint32(p.Port), port)
 				}
 			}
 			rank := healthRank(ep.health)
@@ -158,7 +158,6 @@ func (b *builder) sliceEndpoint(x *kubeIndex, slice *resource.EndpointSlice, clu
 		network = b.defaultNetwork()
 	}
 	return &endpoint{
-		ports:    map[uint32]uint32{},
 		labels:   copyLabels(labels),
 		topology: topologyLabels(labels, locality, cluster, nodeName, network),
 		locality: locality,

@@ -46,7 +46,7 @@ type endpoint struct {
 	host string
 	// ports maps a service port number to the port the instance listens on
 	// for it; a service port missing here is not served by the instance.
-	ports map[uint32]uint32
+	ports portMap
 	// labels are the labels as written; topology adds the synthesised
 	// topology labels, which subsets and failoverPriority match against
 	// (Istio matches both against the augmented labels).
@@ -138,17 +138,14 @@ func (b *builder) addKubeService(s *resource.Service) {
 	// EndpointSlices of the Service, which a cluster keeps for its Pods (or
 	// someone else keeps for a Service without a selector).
 	if len(s.Spec.Selector) > 0 {
-		for _, we := range b.in.WorkloadEntries {
-			if we.Spec == nil || we.Namespace != s.Namespace || !labelsMatch(s.Spec.Selector, we.Spec.Labels) {
-				continue
-			}
-			ep, ok := b.workloadEndpoint(&we.Meta, "spec", we.Spec, "WorkloadEntry "+nsName(&we.Meta))
+		for _, we := range b.workloads().matching(s.Namespace, s.Spec.Selector) {
+			ep, ok := b.workloadEndpoint(&we.Meta, "spec", we.Spec, "WorkloadEntry "+we.Namespace+"/"+we.Name)
 			if !ok {
 				continue
 			}
 			for _, p := range kports {
 				if port, ok := b.kubeTargetPort(we, p); ok {
-					ep.ports[uint32(p.Port)] = port
+					ep.ports.set(uint32(p.Port), port)
 				}
 			}
 			svc.endpoints = append(svc.endpoints, ep)
@@ -225,21 +222,18 @@ func (b *builder) addServiceEntry(se *resource.ServiceEntry) {
 			continue
 		}
 		for _, p := range sePorts {
-			ep.ports[p.Number] = entryPort(we, p)
+			ep.ports.set(p.Number, entryPort(we, p))
 		}
 		endpoints = append(endpoints, ep)
 	}
 	if sel := spec.WorkloadSelector; sel != nil {
-		for _, we := range b.in.WorkloadEntries {
-			if we.Spec == nil || we.Namespace != se.Namespace || !labelsMatch(sel.Labels, we.Spec.Labels) {
-				continue
-			}
-			ep, ok := b.workloadEndpoint(&we.Meta, "spec", we.Spec, "WorkloadEntry "+nsName(&we.Meta))
+		for _, we := range b.workloads().matching(se.Namespace, sel.Labels) {
+			ep, ok := b.workloadEndpoint(&we.Meta, "spec", we.Spec, "WorkloadEntry "+we.Namespace+"/"+we.Name)
 			if !ok {
 				continue
 			}
 			for _, p := range sePorts {
-				ep.ports[p.Number] = entryPort(we.Spec, p)
+				ep.ports.set(p.Number, entryPort(we.Spec, p))
 			}
 			endpoints = append(endpoints, ep)
 		}
@@ -289,7 +283,6 @@ func (b *builder) dnsHostEndpoint(se *resource.ServiceEntry, field, host string,
 	network := b.defaultNetwork()
 	ep := &endpoint{
 		host:     host,
-		ports:    map[uint32]uint32{},
 		topology: topologyLabels(nil, snapshot.Locality{}, b.id.Cluster, "", network),
 		network:  network,
 		cluster:  b.id.Cluster,
@@ -297,7 +290,7 @@ func (b *builder) dnsHostEndpoint(se *resource.ServiceEntry, field, host string,
 		origin:   "ServiceEntry " + nsName(&se.Meta) + " " + field + " (DNS)",
 	}
 	for _, p := range ports {
-		ep.ports[p.Number] = cmp.Or(p.TargetPort, p.Number)
+		ep.ports.set(p.Number, cmp.Or(p.TargetPort, p.Number))
 	}
 	return []*endpoint{ep}
 }
@@ -334,11 +327,18 @@ func (b *builder) workloadEndpoint(m *resource.Meta, field string, we *networkin
 		weight = 1
 	}
 	locality, network := workloadLocality(we), b.workloadNetwork(we)
+	labels := copyLabels(we.Labels)
+	// Without a locality, cluster or network there is no topology label
+	// to add, and the (read-only) labels serve as they are: at 100,000
+	// endpoints a second map each is a third of what a build allocates.
+	topology := labels
+	if locality != (snapshot.Locality{}) || b.id.Cluster != "" || network != "" {
+		topology = topologyLabels(we.Labels, locality, b.id.Cluster, "", network)
+	}
 	return &endpoint{
 		host:     addr,
-		ports:    map[uint32]uint32{},
-		labels:   copyLabels(we.Labels),
-		topology: topologyLabels(we.Labels, locality, b.id.Cluster, "", network),
+		labels:   labels,
+		topology: topology,
 		locality: locality,
 		network:  network,
 		cluster:  b.id.Cluster,
@@ -351,7 +351,7 @@ func (b *builder) workloadEndpoint(m *resource.Meta, field string, we *networkin
 // address renders the endpoint's "host:port" for a service port, with IPv6
 // literals in brackets.
 func (e *endpoint) address(servicePort uint32) (string, bool) {
-	port, ok := e.ports[servicePort]
+	port, ok := e.ports.get(servicePort)
 	if !ok || port == 0 {
 		return "", false
 	}
@@ -412,4 +412,30 @@ func lowerAll(ss []string) []string {
 		out[i] = strings.ToLower(s)
 	}
 	return out
+}
+
+// portMap maps service port numbers to endpoint ports. Endpoints serve a
+// handful of ports, so a slice searched linearly is smaller and cheaper
+// to build than a map (one small allocation per endpoint).
+type portMap []portPair
+
+type portPair struct{ service, target uint32 }
+
+func (m *portMap) set(service, target uint32) {
+	for i := range *m {
+		if (*m)[i].service == service {
+			(*m)[i].target = target
+			return
+		}
+	}
+	*m = append(*m, portPair{service, target})
+}
+
+func (m portMap) get(service uint32) (uint32, bool) {
+	for _, p := range m {
+		if p.service == service {
+			return p.target, true
+		}
+	}
+	return 0, false
 }

@@ -143,6 +143,9 @@ type builder struct {
 	gateway    position
 	// kube indexes EndpointSlices, Pods and Nodes (endpointslices.go).
 	kube *kubeIndex
+	// weIndex indexes WorkloadEntries by namespace and label
+	// (workloadindex.go).
+	weIndex *workloadIndex
 }
 
 // report records a diagnostic about a field of an object. The same

@@ -42,7 +42,6 @@ func (b *builder) podEndpoints(se *resource.ServiceEntry, ports []*networkingv1.
 			seen[a.String()] = true
 			ep := &endpoint{
 				host:     a.String(),
-				ports:    map[uint32]uint32{},
 				labels:   copyLabels(pod.Labels),
 				topology: topologyLabels(pod.Labels, locality, cluster, pod.NodeName, network),
 				locality: locality,
@@ -50,9 +49,10 @@ func (b *builder) podEndpoints(se *resource.ServiceEntry, ports []*networkingv1.
 				cluster:  cluster,
 				weight:   1,
 				origin:   "Pod " + nsName(&pod.Meta),
+				identity: b.podIdentity(pod),
 			}
 			for _, p := range ports {
-				ep.ports[p.Number] = podPort(pod, p)
+				ep.ports.set(p.Number, podPort(pod, p))
 			}
 			out = append(out, ep)
 		}
