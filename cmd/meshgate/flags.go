@@ -21,6 +21,7 @@ type identityFlags struct {
 	// ISTIO_MUTUAL.
 	trustDomain string
 	certDir     string
+	classes     string
 }
 
 func (f *identityFlags) register(fs *flag.FlagSet) {
@@ -31,6 +32,7 @@ func (f *identityFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.cluster, "cluster", "", "the gateway's cluster id")
 	fs.StringVar(&f.trustDomain, "trust-domain", "", "the mesh's SPIFFE trust domain, which endpoint identities are named in (default: --mesh trustDomain, else cluster.local)")
 	fs.StringVar(&f.certDir, "workload-cert-dir", translate.DefaultWorkloadCertDir, "directory of the gateway's mesh certificate for ISTIO_MUTUAL (cert-chain.pem, key.pem, root-cert.pem)")
+	fs.StringVar(&f.classes, "gateway-class", "istio", "Gateway API gatewayClassNames this gateway serves, comma-separated; it serves Gateway <name> of those classes when --labels has gateway.networking.k8s.io/gateway-name=<name>")
 }
 
 func (f *identityFlags) identity() (translate.Identity, error) {
@@ -39,11 +41,12 @@ func (f *identityFlags) identity() (translate.Identity, error) {
 		return translate.Identity{}, err
 	}
 	return translate.Identity{
-		Labels:    labels,
-		Namespace: f.namespace,
-		Locality:  parseLocality(f.locality),
-		Network:   f.network,
-		Cluster:   f.cluster,
+		Labels:         labels,
+		Namespace:      f.namespace,
+		Locality:       parseLocality(f.locality),
+		Network:        f.network,
+		Cluster:        f.cluster,
+		GatewayClasses: splitList(f.classes),
 		// An unset trust domain is completed from --mesh (serve.go).
 		TrustDomain:     f.trustDomain,
 		WorkloadCertDir: f.certDir,
@@ -88,3 +91,14 @@ type multiFlag []string
 
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// splitList reads "a,b,c", dropping empty entries.
+func splitList(s string) []string {
+	var out []string
+	for _, e := range strings.Split(s, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}

@@ -163,6 +163,8 @@ type Bundle struct {
 	KubeGateways    []*KubeGateway
 	HTTPRoutes      []*HTTPRoute
 	GRPCRoutes      []*GRPCRoute
+	TLSRoutes       []*TLSRoute
+	TCPRoutes       []*TCPRoute
 	ReferenceGrants []*ReferenceGrant
 	// Ignored counts documents of kinds the gateway does not use
 	// (Deployment, ServiceAccount, ...), keyed by "apiVersion/kind".

@@ -136,7 +136,7 @@ func TestDecodeFile(t *testing.T) {
 			// an Istio one.
 			file: "gateway-api.yaml",
 			objects: []string{"Gateway edge/web", "HTTPRoute shop/split", "GRPCRoute shop/grpc",
-				"ReferenceGrant shop/from-edge"},
+				"TCPRoute shop/db", "ReferenceGrant shop/from-edge"},
 			diags: []wantDiag{
 				{line: 43, code: CodeUnknownField, field: "spec.rules[0].backendRefs[0].wieght",
 					msg: `unknown field "wieght"`, hint: `did you mean "weight"?`},
@@ -227,6 +227,12 @@ func metas(b *Bundle) []*Meta {
 		out = append(out, &o.Meta)
 	}
 	for _, o := range b.GRPCRoutes {
+		out = append(out, &o.Meta)
+	}
+	for _, o := range b.TLSRoutes {
+		out = append(out, &o.Meta)
+	}
+	for _, o := range b.TCPRoutes {
 		out = append(out, &o.Meta)
 	}
 	for _, o := range b.ReferenceGrants {

@@ -13,6 +13,8 @@ const (
 	KindHTTPRoute      = "HTTPRoute"
 	KindGRPCRoute      = "GRPCRoute"
 	KindReferenceGrant = "ReferenceGrant"
+	KindTLSRoute       = "TLSRoute"
+	KindTCPRoute       = "TCPRoute"
 )
 
 // KubeGateway is a Gateway API Gateway.
@@ -31,6 +33,18 @@ type HTTPRoute struct {
 type GRPCRoute struct {
 	Meta
 	Spec *gatewayv1.GRPCRouteSpec
+}
+
+// TLSRoute is a Gateway API TLSRoute: TLS connections routed by SNI.
+type TLSRoute struct {
+	Meta
+	Spec *gatewayv1.TLSRouteSpec
+}
+
+// TCPRoute is a Gateway API TCPRoute: TCP connections of a listener.
+type TCPRoute struct {
+	Meta
+	Spec *gatewayv1.TCPRouteSpec
 }
 
 // ReferenceGrant is a Gateway API ReferenceGrant: it lets objects of other
@@ -63,6 +77,20 @@ var gatewayAPIKinds = map[string]kindInfo{
 			s := &gatewayv1.GRPCRouteSpec{}
 			if d.decodeKube(spec, s) {
 				b.GRPCRoutes = append(b.GRPCRoutes, &GRPCRoute{Meta: d.meta, Spec: s})
+			}
+		}},
+	KindTLSRoute: {group: GatewayAPIGroup, versions: []string{"v1"},
+		decode: func(d *objectDecoder, spec *yaml.Node, b *Bundle) {
+			s := &gatewayv1.TLSRouteSpec{}
+			if d.decodeKube(spec, s) {
+				b.TLSRoutes = append(b.TLSRoutes, &TLSRoute{Meta: d.meta, Spec: s})
+			}
+		}},
+	KindTCPRoute: {group: GatewayAPIGroup, versions: []string{"v1"},
+		decode: func(d *objectDecoder, spec *yaml.Node, b *Bundle) {
+			s := &gatewayv1.TCPRouteSpec{}
+			if d.decodeKube(spec, s) {
+				b.TCPRoutes = append(b.TCPRoutes, &TCPRoute{Meta: d.meta, Spec: s})
 			}
 		}},
 	KindReferenceGrant: {group: GatewayAPIGroup, versions: []string{"v1", "v1beta1"}, specRequired: true,

@@ -146,6 +146,8 @@ func Build(files []File) (*Bundle, diag.List) {
 	b.KubeGateways = dedup(b.KubeGateways, func(o *KubeGateway) *Meta { return &o.Meta }, &diags)
 	b.HTTPRoutes = dedup(b.HTTPRoutes, func(o *HTTPRoute) *Meta { return &o.Meta }, &diags)
 	b.GRPCRoutes = dedup(b.GRPCRoutes, func(o *GRPCRoute) *Meta { return &o.Meta }, &diags)
+	b.TLSRoutes = dedup(b.TLSRoutes, func(o *TLSRoute) *Meta { return &o.Meta }, &diags)
+	b.TCPRoutes = dedup(b.TCPRoutes, func(o *TCPRoute) *Meta { return &o.Meta }, &diags)
 	b.ReferenceGrants = dedup(b.ReferenceGrants, func(o *ReferenceGrant) *Meta { return &o.Meta }, &diags)
 	b.Sort()
 	return b, diags

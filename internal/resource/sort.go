@@ -26,6 +26,8 @@ func (b *Bundle) Sort() {
 	sortObjects(b.KubeGateways, func(o *KubeGateway) *Meta { return &o.Meta })
 	sortObjects(b.HTTPRoutes, func(o *HTTPRoute) *Meta { return &o.Meta })
 	sortObjects(b.GRPCRoutes, func(o *GRPCRoute) *Meta { return &o.Meta })
+	sortObjects(b.TLSRoutes, func(o *TLSRoute) *Meta { return &o.Meta })
+	sortObjects(b.TCPRoutes, func(o *TCPRoute) *Meta { return &o.Meta })
 	sortObjects(b.ReferenceGrants, func(o *ReferenceGrant) *Meta { return &o.Meta })
 }
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/meshgate/meshgate/internal/diag"
+	"github.com/meshgate/meshgate/internal/gatewayapi"
 	"github.com/meshgate/meshgate/internal/resource"
 	"github.com/meshgate/meshgate/internal/snapshot"
 )
@@ -51,6 +52,9 @@ type Identity struct {
 	TrustDomain string
 	// ExportTo are the mesh's exportTo defaults (visibility.go).
 	ExportTo ExportDefaults
+	// GatewayClasses are the Gateway API gatewayClassNames this gateway
+	// serves; empty means gatewayapi.DefaultClass ("istio").
+	GatewayClasses []string
 }
 
 func (id Identity) withDefaults() Identity {
@@ -80,11 +84,16 @@ func Build(b *resource.Bundle, id Identity) (*snapshot.Snapshot, diag.List) {
 	if b == nil {
 		b = &resource.Bundle{}
 	}
+	id = id.withDefaults()
+	// Gateway API objects become the Istio Gateways and VirtualServices
+	// they stand for, as in Istio.
+	b, converted := gatewayapi.Convert(b, gatewayapi.Options{Classes: id.GatewayClasses, DomainSuffix: id.DomainSuffix})
 	bl := &builder{
 		in:       b,
-		id:       id.withDefaults(),
+		id:       id,
 		reported: map[string]bool{},
 		refs:     map[string]clusterRef{},
+		diags:    converted,
 	}
 	bl.buildRegistry()
 	bl.indexDestinationRules()

@@ -9,15 +9,15 @@ import (
 )
 
 // TestCodesDocumented keeps docs/diagnostics.md in step with the code:
-// every diagnostic code declared by resource, translate and validate must
-// have a row there.
+// every diagnostic code declared by resource, translate, gatewayapi and
+// validate must have a row there.
 func TestCodesDocumented(t *testing.T) {
 	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "diagnostics.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var files []string
-	for _, pattern := range []string{"../resource/codes*.go", "../translate/codes*.go", "codes*.go"} {
+	for _, pattern := range []string{"../resource/codes*.go", "../translate/codes*.go", "../gatewayapi/codes*.go", "codes*.go"} {
 		m, _ := filepath.Glob(pattern)
 		files = append(files, m...)
 	}

@@ -31,6 +31,8 @@ type listers struct {
 	destinationRules []istiolisters.DestinationRuleLister
 	serviceEntries   []istiolisters.ServiceEntryLister
 	workloadEntries  []istiolisters.WorkloadEntryLister
+
+	gatewayAPI gatewayAPIListers
 }
 
 const istioAPIVersion = "networking.istio.io/v1"
@@ -111,6 +113,7 @@ func (c *cluster) addConfig(b *resource.Bundle) {
 	for _, o := range list(l.workloadEntries) {
 		b.WorkloadEntries = append(b.WorkloadEntries, &resource.WorkloadEntry{Meta: c.meta(resource.KindWorkloadEntry, istioAPIVersion, &o.ObjectMeta), Spec: &o.Spec})
 	}
+	c.addGatewayAPIConfig(b)
 	namespaces, _ := l.namespaces.List(labels.Everything())
 	for _, ns := range sorted(namespaces) {
 		if !c.watches(ns.Name) {
@@ -161,6 +164,7 @@ func (s *Source) referencedSecrets(b *resource.Bundle) []*resource.Secret {
 			}
 		}
 	}
+	gatewayAPISecrets(b, add)
 	s.secrets.Store(&names)
 	return slices.DeleteFunc(b.Secrets, func(sec *resource.Secret) bool { return !names[sec.Name] })
 }

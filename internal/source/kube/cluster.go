@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
+	gatewayinformers "sigs.k8s.io/gateway-api/pkg/client/informers/externalversions"
 )
 
 // cluster holds one cluster's clients and informers.
@@ -27,6 +28,8 @@ type cluster struct {
 
 	kubeFactories  []informers.SharedInformerFactory
 	istioFactories []istioinformers.SharedInformerFactory
+	// gatewayFactories are the Gateway API informers (gatewayapi.go).
+	gatewayFactories []gatewayinformers.SharedInformerFactory
 	// informers by the name shown while waiting for a sync.
 	informers map[string]cache.SharedIndexInformer
 	listers   listers
@@ -109,6 +112,9 @@ func newCluster(s *Source, c Cluster, config bool) (*cluster, error) {
 		cl.listers.serviceEntries = append(cl.listers.serviceEntries, n.ServiceEntries().Lister())
 		cl.listers.workloadEntries = append(cl.listers.workloadEntries, n.WorkloadEntries().Lister())
 	}
+	if err := cl.addGatewayAPI(&cfg, namespaces); err != nil {
+		return nil, err
+	}
 	return cl, nil
 }
 
@@ -171,6 +177,9 @@ func (c *cluster) start(ctx context.Context) {
 		f.Start(ctx.Done())
 	}
 	for _, f := range c.istioFactories {
+		f.Start(ctx.Done())
+	}
+	for _, f := range c.gatewayFactories {
 		f.Start(ctx.Done())
 	}
 }

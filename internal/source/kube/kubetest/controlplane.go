@@ -63,7 +63,7 @@ type APIServer struct {
 }
 
 // start starts etcd and one API server in a new temporary directory and
-// applies the Istio CRDs.
+// applies the Istio and Gateway API CRDs.
 func start(bins binaries) (_ *ControlPlane, err error) {
 	dir, err := os.MkdirTemp("", "kubetest-")
 	if err != nil {
@@ -85,10 +85,10 @@ func start(bins binaries) (_ *ControlPlane, err error) {
 	if cp.API, err = cp.NewAPIServer("apiserver"); err != nil {
 		return nil, err
 	}
-	if err := applyIstioCRDs(cp.API.Config()); err != nil {
-		return nil, fmt.Errorf("applying the Istio CRDs: %w", err)
+	if err := applyCRDs(cp.API.Config()); err != nil {
+		return nil, fmt.Errorf("applying the CRDs: %w", err)
 	}
-	fmt.Fprintf(os.Stderr, "kubetest: control plane (etcd, kube-apiserver %s, Istio CRDs) ready in %v\n",
+	fmt.Fprintf(os.Stderr, "kubetest: control plane (etcd, kube-apiserver %s, Istio and Gateway API CRDs) ready in %v\n",
 		KubeVersion, time.Since(began).Round(100*time.Millisecond))
 	return cp, nil
 }

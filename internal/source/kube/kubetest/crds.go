@@ -23,28 +23,42 @@ import (
 
 var crdResource = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 
-// istioCRDFile finds the CRDs the istio.io/api module ships, in the
-// version this module requires.
-func istioCRDFile() (string, error) {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "istio.io/api").Output()
+// moduleDir finds the directory of a module this module requires, in the
+// version it requires.
+func moduleDir(module string) (string, error) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", module).Output()
 	if err != nil {
 		var exit *exec.ExitError
 		if errors.As(err, &exit) {
 			err = fmt.Errorf("%w: %s", err, exit.Stderr)
 		}
-		return "", fmt.Errorf("locating the istio.io/api module: %w", err)
+		return "", fmt.Errorf("locating the %s module: %w", module, err)
 	}
-	return filepath.Join(strings.TrimSpace(string(out)), "kubernetes", "customresourcedefinitions.gen.yaml"), nil
+	return strings.TrimSpace(string(out)), nil
 }
 
-// applyIstioCRDs creates every CRD of istio.io/api and waits until the
-// API server serves them. CRDs that exist already are left as they are.
-func applyIstioCRDs(cfg *rest.Config) error {
-	path, err := istioCRDFile()
+// crdFiles lists the CRDs the gateway reads: those istio.io/api ships, and
+// the standard channel of sigs.k8s.io/gateway-api.
+func crdFiles() ([]string, error) {
+	istio, err := moduleDir("istio.io/api")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	data, err := os.ReadFile(path)
+	gw, err := moduleDir("sigs.k8s.io/gateway-api")
+	if err != nil {
+		return nil, err
+	}
+	files := []string{filepath.Join(istio, "kubernetes", "customresourcedefinitions.gen.yaml")}
+	for _, kind := range []string{"gateways", "httproutes", "grpcroutes", "tlsroutes", "tcproutes", "referencegrants"} {
+		files = append(files, filepath.Join(gw, "config", "crd", "standard", "gateway.networking.k8s.io_"+kind+".yaml"))
+	}
+	return files, nil
+}
+
+// applyCRDs creates the CRDs of crdFiles and waits until the API server
+// serves them. CRDs that exist already are left as they are.
+func applyCRDs(cfg *rest.Config) error {
+	files, err := crdFiles()
 	if err != nil {
 		return err
 	}
@@ -56,22 +70,28 @@ func applyIstioCRDs(cfg *rest.Config) error {
 	defer cancel()
 	crds := client.Resource(crdResource)
 	var names []string
-	dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	for {
-		var obj unstructured.Unstructured
-		if err := dec.Decode(&obj.Object); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
+	for _, path := range files {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+		for {
+			var obj unstructured.Unstructured
+			if err := dec.Decode(&obj.Object); err != nil {
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				return fmt.Errorf("%s: %w", path, err)
 			}
-			return fmt.Errorf("%s: %w", path, err)
+			if obj.GetKind() != "CustomResourceDefinition" {
+				continue
+			}
+			if _, err := crds.Create(ctx, &obj, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+				return fmt.Errorf("creating CRD %s: %w", obj.GetName(), err)
+			}
+			names = append(names, obj.GetName())
 		}
-		if obj.GetKind() != "CustomResourceDefinition" {
-			continue
-		}
-		if _, err := crds.Create(ctx, &obj, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("creating CRD %s: %w", obj.GetName(), err)
-		}
-		names = append(names, obj.GetName())
 	}
 	for _, name := range names {
 		if err := waitEstablished(ctx, client, name); err != nil {

@@ -1,9 +1,9 @@
 // Package kubetest runs a real Kubernetes control plane for tests: etcd
 // (Debian's etcd-server) and a kube-apiserver built from the Go module
-// proxy by hack/kube-control-plane.sh, with the Istio CRDs applied. There
-// is no controller manager, scheduler or kubelet: tests write Services,
-// EndpointSlices, Pods and Nodes themselves, which is exactly what a
-// gateway reads.
+// proxy by hack/kube-control-plane.sh, with the Istio and Gateway API CRDs
+// applied. There is no controller manager, scheduler or kubelet: tests
+// write Services, EndpointSlices, Pods and Nodes themselves, which is
+// exactly what a gateway reads.
 //
 // The API server refuses loopback addresses in EndpointSlices, so the
 // test binary re-executes itself in a private network namespace (Main)
