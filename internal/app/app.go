@@ -49,9 +49,11 @@ type Options struct {
 	StatusAddr string
 
 	// Logger receives operational logs; AccessLog, when non-nil, receives
-	// one JSON line per request.
-	Logger    *slog.Logger
-	AccessLog io.Writer
+	// one line per request in AccessLogOptions' format, sampled at its
+	// rate (a zero SamplePercent logs only failures).
+	Logger           *slog.Logger
+	AccessLog        io.Writer
+	AccessLogOptions accesslog.Options
 
 	// ShutdownTimeout bounds how long in-flight requests may take to
 	// finish at shutdown.
@@ -99,6 +101,8 @@ type Gateway struct {
 	runErr   chan error
 	lc       lifecycle
 	metrics  *metrics.Recorder
+	// accessLog is flushed and closed once the last request is done.
+	accessLog *accesslog.Logger
 }
 
 // Start binds the admin and status ports, starts the configuration source
@@ -129,10 +133,8 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 			g.lc.inherited[name] = ln
 		}
 	}
-	var access *accesslog.Logger
-	if opts.AccessLog != nil {
-		access = accesslog.New(slog.New(slog.NewJSONHandler(opts.AccessLog, nil)))
-	}
+	access := accesslog.New(opts.AccessLog, opts.AccessLogOptions)
+	g.accessLog = access
 	g.metrics = metrics.New(metrics.Options{
 		Source: metrics.SourceFromLabels("istio-ingressgateway", opts.Identity.Namespace, opts.Identity.Cluster, opts.Identity.Labels),
 	})
@@ -159,12 +161,14 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 	if opts.AdminAddr != "" {
 		if g.adminLn, err = g.serve(ctx, "admin", opts.AdminAddr, admin.WithPrometheus(admin.Handler(g), g, g.metrics)); err != nil {
 			g.closeServers(context.Background())
+			_ = access.Close()
 			return nil, fmt.Errorf("admin: %w", err)
 		}
 	}
 	if opts.StatusAddr != "" {
 		if g.statusLn, err = g.serve(ctx, "status", opts.StatusAddr, admin.StatusHandler(g)); err != nil {
 			g.closeServers(context.Background())
+			_ = access.Close()
 			return nil, fmt.Errorf("status: %w", err)
 		}
 	}

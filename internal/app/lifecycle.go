@@ -112,6 +112,7 @@ func (g *Gateway) shutdown() {
 	g.listeners.Shutdown(ctx)
 	g.data.Close()
 	g.closeServers(ctx)
+	_ = g.accessLog.Close()
 	g.logger.Info("stopped", "after", time.Since(start).Round(time.Millisecond),
 		"connections_left", g.listeners.ActiveConnections())
 }

@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -63,14 +64,22 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, address string) {
 	x := &exchange{rand: s.opts.Rand}
 	x.rec.Start = now()
 	x.rec.Method = r.Method
-	x.rec.Path = r.URL.RequestURI()
+	// The request target as received (Envoy logs the path before any
+	// rewrite); RequestURI is empty only for requests not read from a
+	// connection.
+	x.rec.Path = r.RequestURI
+	if x.rec.Path == "" {
+		x.rec.Path = r.URL.RequestURI()
+	}
 	x.rec.Protocol = r.Proto
 	x.rec.Authority = r.Host
 	x.rec.DownstreamRemoteAddress = r.RemoteAddr
 	x.rec.UserAgent = r.UserAgent()
+	x.rec.DownstreamLocalAddress, _ = r.Context().Value(http.LocalAddrContextKey).(net.Addr)
 	x.scheme = "http"
 	if r.TLS != nil {
 		x.scheme = "https"
+		x.rec.RequestedServerName = r.TLS.ServerName
 	}
 	x.grpc = isGRPC(r)
 	ensureRequestID(r)
