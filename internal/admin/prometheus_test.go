@@ -32,7 +32,6 @@ func (g *testGateway) Status() pipeline.Status {
 	return pipeline.Status{Version: g.snap.Version, AppliedAt: time.Unix(1700000000, 0)}
 }
 
-
 func backend(t *testing.T) (*httptest.Server, string) {
 	t.Helper()
 	b := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }))
