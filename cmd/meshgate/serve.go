@@ -70,6 +70,11 @@ func serveCmd(ctx context.Context, args []string) int {
 		fmt.Fprintln(os.Stderr, "meshgate serve:", err)
 		return 2
 	}
+	tracingOpts, err := telemetry.tracingSettings(tf.mesh)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "meshgate serve:", err)
+		return 2
+	}
 	access, closeAccess, err := openAccessLog(accessDest)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "meshgate serve:", err)
@@ -90,6 +95,7 @@ func serveCmd(ctx context.Context, args []string) int {
 		Logger:           logger,
 		AccessLog:        access,
 		AccessLogOptions: accessOpts,
+		Tracing:          tracingOpts,
 		ShutdownTimeout:  *shutdown,
 		Topology:         topology,
 	})

@@ -8,6 +8,7 @@ import (
 
 	"github.com/meshgate/meshgate/internal/meshconfig"
 	"github.com/meshgate/meshgate/internal/telemetry/accesslog"
+	"github.com/meshgate/meshgate/internal/telemetry/tracing"
 )
 
 // telemetryFlags choose the access log's destination, format and
@@ -18,12 +19,39 @@ type telemetryFlags struct {
 	accessLog       string
 	accessLogFormat string
 	accessSampling  float64
+
+	tracingEndpoint string
+	tracingSampling float64
 }
 
 func (f *telemetryFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.accessLog, "access-log", "stdout", "access log destination: stdout, stderr, off, or a file path (default: --mesh accessLogFile when set, else stdout)")
 	fs.StringVar(&f.accessLogFormat, "access-log-format", "text", "access log format: text (Istio's default Envoy format) or json (Istio's JSON keys); default: --mesh accessLogEncoding when set")
 	fs.Float64Var(&f.accessSampling, "access-log-sampling", 100, "percentage of successful requests logged (0-100); requests that fail (5xx or any response flag) are always logged")
+	fs.StringVar(&f.tracingEndpoint, "tracing-otlp-endpoint", "", "export spans over OTLP/HTTP to this collector (host:port or URL; /v1/traces when no path is given); empty exports nothing")
+	fs.Float64Var(&f.tracingSampling, "tracing-sampling", -1, "percentage of requests without a sampling decision that start a sampled trace (default: --mesh defaultConfig.tracing.sampling, else Istio's 1)")
+}
+
+// tracingSettings resolves the tracing options; meshFile is the --mesh
+// path or "".
+func (f *telemetryFlags) tracingSettings(meshFile string) (tracing.Options, error) {
+	opts := tracing.Options{OTLPEndpoint: f.tracingEndpoint, SamplePercent: f.tracingSampling}
+	if opts.SamplePercent < 0 {
+		opts.SamplePercent = tracing.DefaultSamplePercent
+		if meshFile != "" {
+			mc, err := meshconfig.LoadMesh(meshFile)
+			if err != nil {
+				return opts, fmt.Errorf("--mesh: %w", err)
+			}
+			if s := mc.GetDefaultConfig().GetTracing().GetSampling(); s > 0 {
+				opts.SamplePercent = s
+			}
+		}
+	}
+	if opts.SamplePercent > 100 {
+		return opts, fmt.Errorf("--tracing-sampling: %v is not a percentage (0-100)", opts.SamplePercent)
+	}
+	return opts, nil
 }
 
 // accessLogSettings resolves the destination and options; meshFile is

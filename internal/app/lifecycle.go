@@ -113,6 +113,12 @@ func (g *Gateway) shutdown() {
 	g.data.Close()
 	g.closeServers(ctx)
 	_ = g.accessLog.Close()
+	// The drain deadline may have passed; the last spans get a moment.
+	spanCtx, spanCancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer spanCancel()
+	if err := g.tracer.Shutdown(spanCtx); err != nil {
+		g.logger.Warn("exporting the last spans failed", "error", err)
+	}
 	g.logger.Info("stopped", "after", time.Since(start).Round(time.Millisecond),
 		"connections_left", g.listeners.ActiveConnections())
 }

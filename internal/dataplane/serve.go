@@ -11,6 +11,7 @@ import (
 	"github.com/meshgate/meshgate/internal/lb"
 	"github.com/meshgate/meshgate/internal/snapshot"
 	"github.com/meshgate/meshgate/internal/telemetry/accesslog"
+	"github.com/meshgate/meshgate/internal/telemetry/tracing"
 )
 
 // exchange is the per-request record shared by the steps of the request
@@ -51,6 +52,9 @@ type exchange struct {
 	ctx context.Context
 	// received counts request body bytes read from the client.
 	received atomic.Int64
+	// span is the gateway's span of the request; the upstream request
+	// carries its context.
+	span tracing.Span
 }
 
 type exchangeKey struct{}
@@ -84,6 +88,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, address string) {
 	x.grpc = isGRPC(r)
 	ensureRequestID(r)
 	x.rec.RequestID = r.Header.Get("X-Request-Id")
+	x.span = s.opts.Tracer.Start(r)
 	x.rec.XForwardedFor = r.Header.Get("X-Forwarded-For")
 
 	rw := &recordingWriter{ResponseWriter: w}
@@ -101,6 +106,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, address string) {
 		x.rec.Duration = now().Sub(x.rec.Start)
 		s.opts.AccessLog.Log(&x.rec)
 		s.opts.Metrics.ObserveHTTP(&x.rec, r, rw.Header())
+		if x.span.Valid() {
+			var service string
+			var port uint32
+			if x.cluster != nil {
+				service, port = x.cluster.Spec.Service, x.cluster.Spec.Port
+			}
+			x.span.End(&x.rec, x.scheme, service, port)
+		}
 	}
 	defer func() {
 		// The reverse proxy aborts the response with a panic when the
