@@ -27,6 +27,7 @@ type Gateway interface {
 // index lists the admin endpoints.
 const index = `meshgate admin
 
+/ui                 live page
 /ready
 /config_dump
 /clusters

@@ -28,6 +28,7 @@ import (
 	"github.com/meshgate/meshgate/internal/snapshot"
 	"github.com/meshgate/meshgate/internal/source/file"
 	"github.com/meshgate/meshgate/internal/telemetry/accesslog"
+	"github.com/meshgate/meshgate/internal/telemetry/live"
 	"github.com/meshgate/meshgate/internal/telemetry/tracing"
 	"github.com/meshgate/meshgate/internal/translate"
 )
@@ -113,6 +114,10 @@ type Gateway struct {
 	// the last request is done.
 	accessLog *accesslog.Logger
 	tracer    *tracing.Tracer
+	// live counts traffic for the admin server's live page, livePage
+	// (nil without an admin address) keeps its health history.
+	live     *live.Recorder
+	livePage *admin.Live
 }
 
 // Start binds the admin and status ports, starts the configuration source
@@ -153,8 +158,10 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 	g.metrics = metrics.New(metrics.Options{
 		Source: metrics.SourceFromLabels("istio-ingressgateway", opts.Identity.Namespace, opts.Identity.Cluster, opts.Identity.Labels),
 	})
+	g.live = live.New()
 	g.data = dataplane.New(dataplane.Options{
 		Metrics:   g.metrics,
+		Live:      g.live,
 		AccessLog: access,
 		Tracer:    tracer,
 		Logger:    opts.Logger.With("component", "dataplane"),
@@ -176,7 +183,10 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 	g.pipe = pipeline.New(opts.Identity, g, opts.Logger.With("component", "pipeline"))
 
 	if opts.AdminAddr != "" {
-		if g.adminLn, err = g.serve(ctx, "admin", opts.AdminAddr, admin.WithPrometheus(admin.Handler(g), g, g.metrics)); err != nil {
+		g.livePage = admin.NewLive(g, g.live, 0)
+		h := admin.WithLive(admin.WithPrometheus(admin.Handler(g), g, g.metrics), g.livePage)
+		if g.adminLn, err = g.serve(ctx, "admin", opts.AdminAddr, h); err != nil {
+			g.livePage.Close()
 			g.closeServers(context.Background())
 			_ = access.Close()
 			_ = tracer.Shutdown(context.Background())
@@ -188,6 +198,9 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 			g.closeServers(context.Background())
 			_ = access.Close()
 			_ = tracer.Shutdown(context.Background())
+			if g.livePage != nil {
+				g.livePage.Close()
+			}
 			return nil, fmt.Errorf("status: %w", err)
 		}
 	}

@@ -113,6 +113,9 @@ func (g *Gateway) shutdown() {
 	g.data.Close()
 	g.closeServers(ctx)
 	_ = g.accessLog.Close()
+	if g.livePage != nil {
+		g.livePage.Close()
+	}
 	// The drain deadline may have passed; the last spans get a moment.
 	spanCtx, spanCancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer spanCancel()

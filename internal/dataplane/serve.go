@@ -106,6 +106,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, address string) {
 		x.rec.Duration = now().Sub(x.rec.Start)
 		s.opts.AccessLog.Log(&x.rec)
 		s.opts.Metrics.ObserveHTTP(&x.rec, r, rw.Header())
+		s.opts.Live.Observe(&x.rec)
 		if x.span.Valid() {
 			var service string
 			var port uint32
