@@ -90,10 +90,14 @@ func (l *Live) run() {
 }
 
 func (l *Live) sample(cs []dataplane.ClusterStatus) {
-	now := l.now().Unix()
-	keep := healthSamples(l.every)
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.sampleLocked(cs)
+}
+
+func (l *Live) sampleLocked(cs []dataplane.ClusterStatus) {
+	now := l.now().Unix()
+	keep := healthSamples(l.every)
 	seen := make(map[string]bool, len(cs))
 	for _, c := range cs {
 		s := healthSample{Time: now}
@@ -151,6 +155,7 @@ type liveData struct {
 	ErrorRate   float64 `json:"errorRate"`
 	// Traffic is requests and errors per 5 s over the live window.
 	Traffic     []live.Point  `json:"traffic"`
+	Window      int           `json:"windowSeconds"`
 	SplitWindow int           `json:"splitWindowSeconds"`
 	Routes      []liveRoute   `json:"routes"`
 	Clusters    []liveCluster `json:"clusters"`
@@ -203,8 +208,8 @@ func (l *Live) data() liveData {
 	now := l.now()
 	d := liveData{
 		Time: now.UnixMilli(), Traffic: l.rec.Series(now, 5*time.Second),
-		SplitWindow: int(live.SplitWindow / time.Second),
-		Routes:      []liveRoute{}, Clusters: []liveCluster{},
+		SplitWindow: int(live.SplitWindow / time.Second), Window: int(live.Window / time.Second),
+		Routes: []liveRoute{}, Clusters: []liveCluster{},
 	}
 	d.Version = l.g.Status().Version
 	d.RequestRate, d.ErrorRate = l.rec.Rate(now, 10*time.Second)
@@ -235,9 +240,18 @@ func (l *Live) data() liveData {
 			}
 		}
 	}
+	cs := l.g.Clusters()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, c := range l.g.Clusters() {
+	for _, c := range cs {
+		if len(l.history[c.Name]) == 0 {
+			// A cluster new since the last sample starts its history now
+			// rather than at the next tick.
+			l.sampleLocked(cs)
+			break
+		}
+	}
+	for _, c := range cs {
 		lc := liveCluster{
 			Name: c.Name, Service: c.Service, Port: c.Port, Subset: c.Subset,
 			Balancing: string(c.Balancing), ActiveRequests: c.ActiveRequests,

@@ -104,7 +104,7 @@ func TestLiveData(t *testing.T) {
 		len(c1.Priorities[0].Localities[0].Endpoints) != 1 || c1.Priorities[0].Localities[0].Endpoints[0].Health != "HEALTHY" {
 		t.Errorf("cluster v1 %+v", c1)
 	}
-	if len(c1.History) != 1 || c1.History[0].Healthy != 1 {
+	if n := len(c1.History); n == 0 || c1.History[n-1].Healthy != 1 || c1.History[n-1].Ejected != 0 {
 		t.Errorf("cluster v1 history %+v", c1.History)
 	}
 }
