@@ -15,7 +15,9 @@ package tracing
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -59,6 +61,7 @@ type Options struct {
 
 // Tracer starts the gateway's spans. A nil *Tracer does nothing.
 type Tracer struct {
+	sampler  sdktrace.Sampler
 	provider *sdktrace.TracerProvider
 	tracer   trace.Tracer
 	export   bool
@@ -83,9 +86,8 @@ func New(opts Options) (*Tracer, error) {
 		multi:   propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, b3.New(b3.WithInjectEncoding(b3.B3MultipleHeader))),
 		single:  propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, b3.New(b3.WithInjectEncoding(b3.B3MultipleHeader|b3.B3SingleHeader))),
 	}
-	popts := []sdktrace.TracerProviderOption{
-		sdktrace.WithSampler(sampler{ratio: sdktrace.TraceIDRatioBased(opts.SamplePercent / 100)}),
-	}
+	t.sampler = sampler{ratio: sdktrace.TraceIDRatioBased(opts.SamplePercent / 100)}
+	popts := []sdktrace.TracerProviderOption{sdktrace.WithSampler(t.sampler)}
 	if opts.OTLPEndpoint != "" {
 		endpoint, err := endpointURL(opts.OTLPEndpoint)
 		if err != nil {
@@ -103,8 +105,10 @@ func New(opts Options) (*Tracer, error) {
 		popts = append(popts, sdktrace.WithBatcher(exp, bopts...), sdktrace.WithResource(res))
 		t.export = true
 	}
-	t.provider = sdktrace.NewTracerProvider(popts...)
-	t.tracer = t.provider.Tracer("github.com/meshgate/meshgate")
+	if t.export {
+		t.provider = sdktrace.NewTracerProvider(popts...)
+		t.tracer = t.provider.Tracer("github.com/meshgate/meshgate")
+	}
 	return t, nil
 }
 
@@ -131,7 +135,7 @@ func (t *Tracer) Exporting() bool { return t != nil && t.export }
 
 // Shutdown sends the spans not yet exported and stops the exporter.
 func (t *Tracer) Shutdown(ctx context.Context) error {
-	if t == nil {
+	if t == nil || t.provider == nil {
 		return nil
 	}
 	return t.provider.Shutdown(ctx)
@@ -139,8 +143,11 @@ func (t *Tracer) Shutdown(ctx context.Context) error {
 
 // Span is the gateway's span of one request.
 type Span struct {
-	t    *Tracer
+	t *Tracer
+	// span is the recorded span when spans are exported; without an
+	// exporter only sc, the span's context, exists.
 	span trace.Span
+	sc   trace.SpanContext
 	// singleB3 is set when the request came with a single b3 header,
 	// which the upstream request then gets in its new form.
 	singleB3 bool
@@ -152,44 +159,74 @@ func (t *Tracer) Start(r *http.Request) Span {
 	if t == nil {
 		return Span{}
 	}
-	carrier := propagation.HeaderCarrier(r.Header)
+	carrier := headerCarrier(r.Header)
 	ctx := t.extract.Extract(context.Background(), carrier)
 	if !trace.SpanContextFromContext(ctx).IsValid() {
 		if d, ok := samplingOnly(r.Header); ok {
 			ctx = context.WithValue(ctx, decisionKey{}, d)
 		}
 	}
+	single := r.Header.Get("b3") != ""
+	if !t.export {
+		return Span{t: t, sc: t.child(ctx), singleB3: single}
+	}
 	// Envoy gives spans of gateway (outbound) listeners the client kind.
 	_, span := t.tracer.Start(ctx, "ingress", trace.WithSpanKind(trace.SpanKindClient))
-	return Span{t: t, span: span, singleB3: r.Header.Get("b3") != ""}
+	return Span{t: t, span: span, singleB3: single}
+}
+
+// child is the context of a span that is not recorded: the parent's
+// trace (or a new one) with a new span id, sampled as the sampler
+// decides, so the upstream request carries the same decision an
+// exporting gateway would make.
+func (t *Tracer) child(ctx context.Context) trace.SpanContext {
+	parent := trace.SpanContextFromContext(ctx)
+	cfg := trace.SpanContextConfig{TraceID: parent.TraceID(), TraceState: parent.TraceState()}
+	if !parent.IsValid() {
+		binary.BigEndian.PutUint64(cfg.TraceID[:8], rand.Uint64())
+		binary.BigEndian.PutUint64(cfg.TraceID[8:], rand.Uint64())
+	}
+	binary.BigEndian.PutUint64(cfg.SpanID[:], rand.Uint64()|1)
+	res := t.sampler.ShouldSample(sdktrace.SamplingParameters{ParentContext: ctx, TraceID: cfg.TraceID})
+	if res.Decision == sdktrace.RecordAndSample {
+		cfg.TraceFlags = trace.FlagsSampled
+	}
+	return trace.NewSpanContext(cfg)
 }
 
 // Valid reports whether the span exists (tracing is on).
-func (s Span) Valid() bool { return s.span != nil }
+func (s Span) Valid() bool { return s.t != nil }
+
+func (s Span) context() trace.SpanContext {
+	if s.span != nil {
+		return s.span.SpanContext()
+	}
+	return s.sc
+}
 
 // Inject writes the span's context into the upstream request's headers,
 // replacing the trace headers the client sent.
 func (s Span) Inject(h http.Header) {
-	if s.span == nil {
+	if s.t == nil {
 		return
 	}
 	for _, k := range []string{"Traceparent", "X-B3-Traceid", "X-B3-Spanid", "X-B3-Parentspanid", "X-B3-Sampled", "X-B3-Flags", "B3"} {
 		delete(h, k)
 	}
-	ctx := trace.ContextWithSpan(context.Background(), s.span)
+	ctx := trace.ContextWithSpanContext(context.Background(), s.context())
 	p := s.t.multi
 	if s.singleB3 {
 		p = s.t.single
 	}
-	p.Inject(ctx, propagation.HeaderCarrier(h))
+	p.Inject(ctx, headerCarrier(h))
 }
 
 // TraceID returns the trace id in hex, or "" without a span.
 func (s Span) TraceID() string {
-	if s.span == nil {
+	if s.t == nil {
 		return ""
 	}
-	return s.span.SpanContext().TraceID().String()
+	return s.context().TraceID().String()
 }
 
 // End finishes the span with what the access log knows about the
