@@ -3,6 +3,7 @@ package admin
 import (
 	_ "embed"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -100,20 +101,7 @@ func (l *Live) sampleLocked(cs []dataplane.ClusterStatus) {
 	keep := healthSamples(l.every)
 	seen := make(map[string]bool, len(cs))
 	for _, c := range cs {
-		s := healthSample{Time: now}
-		for _, e := range c.Endpoints {
-			switch e.Health {
-			case "HEALTHY":
-				s.Healthy++
-			case "EJECTED":
-				s.Ejected++
-			case "DRAINING":
-				s.Draining++
-			default:
-				s.Unhealthy++
-			}
-		}
-		h := append(l.history[c.Name], s)
+		h := append(l.history[c.Name], sampleOf(&c, now))
 		if len(h) > keep {
 			h = h[len(h)-keep:]
 		}
@@ -126,6 +114,23 @@ func (l *Live) sampleLocked(cs []dataplane.ClusterStatus) {
 			delete(l.history, name)
 		}
 	}
+}
+
+func sampleOf(c *dataplane.ClusterStatus, now int64) healthSample {
+	s := healthSample{Time: now}
+	for _, e := range c.Endpoints {
+		switch e.Health {
+		case "HEALTHY":
+			s.Healthy++
+		case "EJECTED":
+			s.Ejected++
+		case "DRAINING":
+			s.Draining++
+		default:
+			s.Unhealthy++
+		}
+	}
+	return s
 }
 
 // WithLive serves the live page on /ui and its data on /ui/data, and
@@ -255,7 +260,9 @@ func (l *Live) data() liveData {
 		lc := liveCluster{
 			Name: c.Name, Service: c.Service, Port: c.Port, Subset: c.Subset,
 			Balancing: string(c.Balancing), ActiveRequests: c.ActiveRequests,
-			Priorities: []livePriority{}, History: l.history[c.Name],
+			Priorities: []livePriority{},
+			// The graph ends with the state of this moment.
+			History: append(slices.Clone(l.history[c.Name]), sampleOf(&c, now.Unix())),
 		}
 		if c.Outlier != nil {
 			lc.Outlier = true

@@ -77,7 +77,9 @@ func browser(t *testing.T) (context.Context, func() []string) {
 // The live page loads without console errors, shows the clusters with
 // their endpoints and the route's weights, and follows a weight change:
 // after the VirtualService moves 90% of the traffic to v2, the page shows
-// v2's new weight and the requests that went there.
+// v2's new weight and the requests that went there; when a v2 endpoint
+// starts failing and outlier detection ejects it, the page shows it
+// ejected.
 func TestLivePageInChromium(t *testing.T) {
 	ctx, problems := browser(t)
 	f := startFixture(t, 90, 10)
@@ -149,6 +151,35 @@ func TestLivePageInChromium(t *testing.T) {
 	}
 	if v1Weight != "10" || !strings.Contains(v2Observed, "weight 90 · 90%") {
 		t.Errorf("after the shift: v1 weight %q, v2 row %q", v1Weight, v2Observed)
+	}
+
+	// Take a v2 endpoint down: with outlier detection on, the gateway
+	// ejects it and the page shows it ejected.
+	before = f.gateway.Snapshot().Version
+	withOutlier := strings.Replace(canaryGateway, "  host: \"*\"\n", "  host: \"*\"\n  trafficPolicy:\n    outlierDetection: {consecutive5xxErrors: 2, interval: 1s, baseEjectionTime: 300s, maxEjectionPercent: 50}\n", 1)
+	if withOutlier == canaryGateway {
+		t.Fatal("could not add outlier detection to the DestinationRule")
+	}
+	writeFile(t, filepath.Join(f.dir, "gateway.yaml"), withOutlier)
+	waitFor(t, func() bool { return f.gateway.Snapshot().Version != before }, "outlier detection to apply")
+	var down string
+	for _, b := range f.backends {
+		if b.Name == "v2-a" {
+			b.SetStatus(http.StatusServiceUnavailable)
+			down = b.Addr()
+		}
+	}
+	send(40)
+	ejected := fmt.Sprintf(`[...document.querySelectorAll('#clusters .endpoint[data-health="EJECTED"]')].some(e => e.textContent.startsWith(%q))`, down+" ")
+	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](ejected, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("the page does not show %s ejected: %v; clusters: %+v", down, err, f.gateway.Clusters())
+	}
+	var meta string
+	if meta, err = chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('.cluster[data-cluster="`+v2+`"]').textContent`)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(meta, "1 ejected now") {
+		t.Errorf("v2 cluster card does not count the ejection: %q", meta)
 	}
 
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
