@@ -22,6 +22,11 @@ tools:
 			echo "installing curl"; \
 			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl) >/dev/null; \
 		fi; }
+	@command -v chromium >/dev/null 2>&1 || { \
+		if command -v apt-get >/dev/null 2>&1; then \
+			echo "installing chromium (the live page's browser test)"; \
+			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; \
+		fi; }
 
 ## kube-control-plane: etcd and a kube-apiserver for the Kubernetes source's
 ## tests (the apiserver is built once, ~6 minutes, then cached).

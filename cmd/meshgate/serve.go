@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"time"
@@ -19,7 +18,6 @@ func serveCmd(ctx context.Context, args []string) int {
 		id        identityFlags
 		adminAddr = fs.String("admin", "127.0.0.1:15000", "admin API address (empty disables)")
 		status    = fs.String("status", ":15021", "status port address serving /healthz/ready (empty disables)")
-		accessLog = fs.String("access-log", "stdout", "access log destination: stdout, stderr, off, or a file path")
 		logLevel  = fs.String("log-level", "info", "log level: debug, info, warn, error")
 		shutdown  = fs.Duration("shutdown-timeout", 10*time.Second, "how long in-flight requests may take to finish at shutdown")
 	)
@@ -29,6 +27,8 @@ func serveCmd(ctx context.Context, args []string) int {
 	kf.register(fs, &id)
 	var tf topologyFlags
 	tf.register(fs)
+	var telemetry telemetryFlags
+	telemetry.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -69,7 +69,17 @@ func serveCmd(ctx context.Context, args []string) int {
 		fmt.Fprintln(os.Stderr, "meshgate serve:", err)
 		return 2
 	}
-	access, closeAccess, err := openAccessLog(*accessLog)
+	accessDest, accessOpts, err := telemetry.accessLogSettings(fs, tf.mesh)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "meshgate serve:", err)
+		return 2
+	}
+	tracingOpts, err := telemetry.tracingSettings(tf.mesh)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "meshgate serve:", err)
+		return 2
+	}
+	access, closeAccess, err := openAccessLog(accessDest)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "meshgate serve:", err)
 		return 2
@@ -81,15 +91,17 @@ func serveCmd(ctx context.Context, args []string) int {
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
 	gw, err := app.Start(runCtx, app.Options{
-		ConfigPaths:     configs,
-		Source:          source,
-		Identity:        identity,
-		AdminAddr:       *adminAddr,
-		StatusAddr:      *status,
-		Logger:          logger,
-		AccessLog:       access,
-		ShutdownTimeout: *shutdown,
-		Topology:        topology,
+		ConfigPaths:      configs,
+		Source:           source,
+		Identity:         identity,
+		AdminAddr:        *adminAddr,
+		StatusAddr:       *status,
+		Logger:           logger,
+		AccessLog:        access,
+		AccessLogOptions: accessOpts,
+		Tracing:          tracingOpts,
+		ShutdownTimeout:  *shutdown,
+		Topology:         topology,
 	})
 	if err != nil {
 		logger.Error("start failed", "error", err)
@@ -118,20 +130,4 @@ func newLogger(level string) (*slog.Logger, error) {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
-}
-
-func openAccessLog(dest string) (io.Writer, func(), error) {
-	switch dest {
-	case "off", "":
-		return nil, func() {}, nil
-	case "stdout":
-		return os.Stdout, func() {}, nil
-	case "stderr":
-		return os.Stderr, func() {}, nil
-	}
-	f, err := os.OpenFile(dest, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--access-log: %w", err)
-	}
-	return f, func() { _ = f.Close() }, nil
 }

@@ -7,6 +7,7 @@ package admin
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/pprof"
 	"slices"
 
 	"github.com/meshgate/meshgate/internal/dataplane"
@@ -22,6 +23,20 @@ type Gateway interface {
 	Status() pipeline.Status
 	Clusters() []dataplane.ClusterStatus
 }
+
+// index lists the admin endpoints.
+const index = `meshgate admin
+
+/ui                 live page
+/ready
+/config_dump
+/clusters
+/listeners
+/routes
+/diagnostics
+/stats/prometheus
+/debug/pprof/
+`
 
 // Handler returns the admin API.
 func Handler(g Gateway) http.Handler {
@@ -54,9 +69,18 @@ func Handler(g Gateway) http.Handler {
 	mux.HandleFunc("GET /diagnostics", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, g.Status())
 	})
+	mux.HandleFunc("GET /listeners", listenersHandler(g))
+	mux.HandleFunc("GET /routes", routesHandler(g))
+	// Go's profiler, on the admin mux only: the admin address binds
+	// 127.0.0.1 by default, and nothing else serves these handlers.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("meshgate admin\n\n/ready\n/config_dump\n/clusters\n/diagnostics\n"))
+		_, _ = w.Write([]byte(index))
 	})
 	return mux
 }

@@ -2,9 +2,7 @@ package admin
 
 import (
 	"bufio"
-	"context"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -17,7 +15,6 @@ import (
 	"github.com/meshgate/meshgate/internal/pipeline"
 	"github.com/meshgate/meshgate/internal/resource"
 	"github.com/meshgate/meshgate/internal/snapshot"
-	"github.com/meshgate/meshgate/internal/telemetry/accesslog"
 	"github.com/meshgate/meshgate/internal/telemetry/metrics"
 	"github.com/meshgate/meshgate/internal/translate"
 )
@@ -33,52 +30,6 @@ func (g *testGateway) Snapshot() *snapshot.Snapshot        { return g.snap }
 func (g *testGateway) Clusters() []dataplane.ClusterStatus { return g.srv.Clusters() }
 func (g *testGateway) Status() pipeline.Status {
 	return pipeline.Status{Version: g.snap.Version, AppliedAt: time.Unix(1700000000, 0)}
-}
-
-// recordToMetrics is a slog handler that turns the data plane's access
-// log records back into accesslog.Records and hands them to a Recorder,
-// so this test drives the metrics with real traffic through the real
-// data plane without touching its code.
-type recordToMetrics struct{ rec *metrics.Recorder }
-
-func (h recordToMetrics) Enabled(context.Context, slog.Level) bool { return true }
-func (h recordToMetrics) WithAttrs([]slog.Attr) slog.Handler       { return h }
-func (h recordToMetrics) WithGroup(string) slog.Handler            { return h }
-func (h recordToMetrics) Handle(_ context.Context, r slog.Record) error {
-	var rec accesslog.Record
-	r.Attrs(func(a slog.Attr) bool {
-		switch a.Key {
-		case "response_code":
-			rec.Status = int(a.Value.Int64())
-		case "response_flags":
-			rec.Flags = parseFlags(a.Value.String())
-		case "bytes_received":
-			rec.BytesReceived = a.Value.Int64()
-		case "bytes_sent":
-			rec.BytesSent = a.Value.Int64()
-		case "duration":
-			rec.Duration = time.Duration(a.Value.Int64()) * time.Millisecond
-		case "upstream_host":
-			rec.UpstreamHost = a.Value.String()
-		case "upstream_cluster":
-			rec.UpstreamCluster = a.Value.String()
-		}
-		return true
-	})
-	h.rec.ObserveHTTP(&rec, nil, nil)
-	return nil
-}
-
-func parseFlags(s string) accesslog.Flags {
-	var f accesslog.Flags
-	for bit := accesslog.Flags(1); bit != 0 && bit <= 1<<20; bit <<= 1 {
-		for _, name := range strings.Split(s, ",") {
-			if bit.String() == name {
-				f |= bit
-			}
-		}
-	}
-	return f
 }
 
 func backend(t *testing.T) (*httptest.Server, string) {
@@ -148,7 +99,7 @@ spec:
 	snap.Version = 3
 
 	rec := metrics.New(metrics.Options{Source: metrics.SourceFromLabels("meshgate", "istio-system", "", nil)})
-	srv := dataplane.New(dataplane.Options{AccessLog: accesslog.New(slog.New(recordToMetrics{rec}))})
+	srv := dataplane.New(dataplane.Options{Metrics: rec})
 	t.Cleanup(srv.Close)
 	srv.Apply(snap)
 	rec.Apply(snap)

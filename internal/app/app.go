@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,6 +28,8 @@ import (
 	"github.com/meshgate/meshgate/internal/snapshot"
 	"github.com/meshgate/meshgate/internal/source/file"
 	"github.com/meshgate/meshgate/internal/telemetry/accesslog"
+	"github.com/meshgate/meshgate/internal/telemetry/live"
+	"github.com/meshgate/meshgate/internal/telemetry/tracing"
 	"github.com/meshgate/meshgate/internal/translate"
 )
 
@@ -49,9 +52,17 @@ type Options struct {
 	StatusAddr string
 
 	// Logger receives operational logs; AccessLog, when non-nil, receives
-	// one JSON line per request.
-	Logger    *slog.Logger
-	AccessLog io.Writer
+	// one line per request in AccessLogOptions' format, sampled at its
+	// rate (a zero SamplePercent logs only failures).
+	Logger           *slog.Logger
+	AccessLog        io.Writer
+	AccessLogOptions accesslog.Options
+
+	// Tracing configures trace propagation and span export; its zero
+	// value propagates traces and exports nothing (sampling 0% for
+	// requests that arrive without a decision). ServiceName and NodeID
+	// default to the gateway's identity.
+	Tracing tracing.Options
 
 	// ShutdownTimeout bounds how long in-flight requests may take to
 	// finish at shutdown.
@@ -99,6 +110,14 @@ type Gateway struct {
 	runErr   chan error
 	lc       lifecycle
 	metrics  *metrics.Recorder
+	// accessLog is flushed and closed, and the tracer's spans sent, once
+	// the last request is done.
+	accessLog *accesslog.Logger
+	tracer    *tracing.Tracer
+	// live counts traffic for the admin server's live page, livePage
+	// (nil without an admin address) keeps its health history.
+	live     *live.Recorder
+	livePage *admin.Live
 }
 
 // Start binds the admin and status ports, starts the configuration source
@@ -129,16 +148,22 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 			g.lc.inherited[name] = ln
 		}
 	}
-	var access *accesslog.Logger
-	if opts.AccessLog != nil {
-		access = accesslog.New(slog.New(slog.NewJSONHandler(opts.AccessLog, nil)))
+	tracer, err := tracing.New(tracingOptions(opts))
+	if err != nil {
+		return nil, fmt.Errorf("tracing: %w", err)
 	}
+	g.tracer = tracer
+	access := accesslog.New(opts.AccessLog, opts.AccessLogOptions)
+	g.accessLog = access
 	g.metrics = metrics.New(metrics.Options{
 		Source: metrics.SourceFromLabels("istio-ingressgateway", opts.Identity.Namespace, opts.Identity.Cluster, opts.Identity.Labels),
 	})
+	g.live = live.New()
 	g.data = dataplane.New(dataplane.Options{
 		Metrics:   g.metrics,
+		Live:      g.live,
 		AccessLog: access,
+		Tracer:    tracer,
 		Logger:    opts.Logger.With("component", "dataplane"),
 		Rand:      opts.Rand,
 	})
@@ -148,6 +173,7 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 		// outlier detection and limits as HTTP requests.
 		Dialer:        g.data,
 		AccessLog:     access,
+		Connections:   g.metrics,
 		Logger:        opts.Logger.With("component", "listener"),
 		Forwarded:     &g.opts.Topology.Forwarded,
 		ProxyProtocol: opts.Topology.ProxyProtocol,
@@ -157,14 +183,24 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 	g.pipe = pipeline.New(opts.Identity, g, opts.Logger.With("component", "pipeline"))
 
 	if opts.AdminAddr != "" {
-		if g.adminLn, err = g.serve(ctx, "admin", opts.AdminAddr, admin.WithPrometheus(admin.Handler(g), g, g.metrics)); err != nil {
+		g.livePage = admin.NewLive(g, g.live, 0)
+		h := admin.WithLive(admin.WithPrometheus(admin.Handler(g), g, g.metrics), g.livePage)
+		if g.adminLn, err = g.serve(ctx, "admin", opts.AdminAddr, h); err != nil {
+			g.livePage.Close()
 			g.closeServers(context.Background())
+			_ = access.Close()
+			_ = tracer.Shutdown(context.Background())
 			return nil, fmt.Errorf("admin: %w", err)
 		}
 	}
 	if opts.StatusAddr != "" {
 		if g.statusLn, err = g.serve(ctx, "status", opts.StatusAddr, admin.StatusHandler(g)); err != nil {
 			g.closeServers(context.Background())
+			_ = access.Close()
+			_ = tracer.Shutdown(context.Background())
+			if g.livePage != nil {
+				g.livePage.Close()
+			}
 			return nil, fmt.Errorf("status: %w", err)
 		}
 	}
@@ -340,4 +376,30 @@ func (g *Gateway) closeServers(ctx context.Context) {
 	for _, s := range g.servers {
 		_ = s.Shutdown(ctx)
 	}
+}
+
+// tracingOptions names the gateway's spans after its identity, as Istio
+// does: service "<app>.<namespace>" (istio-ingressgateway.istio-system)
+// and a router node id.
+func tracingOptions(opts Options) tracing.Options {
+	t := opts.Tracing
+	ns := opts.Identity.Namespace
+	if ns == "" {
+		ns = translate.DefaultNamespace
+	}
+	app := opts.Identity.Labels["app"]
+	if app == "" {
+		app = "istio-ingressgateway"
+	}
+	if t.ServiceName == "" {
+		t.ServiceName = app + "." + ns
+	}
+	if t.NodeID == "" {
+		pod, _ := os.Hostname()
+		if p := os.Getenv("POD_NAME"); p != "" {
+			pod = p
+		}
+		t.NodeID = "router~" + os.Getenv("INSTANCE_IP") + "~" + pod + "." + ns + "~" + ns + ".svc.cluster.local"
+	}
+	return t
 }

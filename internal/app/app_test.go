@@ -99,6 +99,12 @@ type fixture struct {
 
 func startFixture(t *testing.T, w1, w2 int) *fixture {
 	t.Helper()
+	return startFixtureWith(t, w1, w2, nil)
+}
+
+// startFixtureWith is startFixture with options adjusted by edit.
+func startFixtureWith(t *testing.T, w1, w2 int, edit func(*Options)) *fixture {
+	t.Helper()
 	f := &fixture{dir: t.TempDir()}
 	for _, name := range []string{"v1-a", "v1-b", "v2-a", "v2-b"} {
 		s, err := echo.Start(name, "127.0.0.1:0")
@@ -114,12 +120,16 @@ func startFixture(t *testing.T, w1, w2 int) *fixture {
 	writeFile(t, filepath.Join(f.dir, "backends.yaml"), backendsYAML(port, f.backends))
 
 	ctx, cancel := context.WithCancel(context.Background())
-	gw, err := Start(ctx, Options{
+	opts := Options{
 		ConfigPaths: []string{f.dir},
 		Identity:    translate.Identity{Labels: map[string]string{"istio": "ingressgateway"}, Namespace: "istio-system"},
 		AdminAddr:   "127.0.0.1:0",
 		StatusAddr:  "127.0.0.1:0",
-	})
+	}
+	if edit != nil {
+		edit(&opts)
+	}
+	gw, err := Start(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -112,6 +112,16 @@ func (g *Gateway) shutdown() {
 	g.listeners.Shutdown(ctx)
 	g.data.Close()
 	g.closeServers(ctx)
+	_ = g.accessLog.Close()
+	if g.livePage != nil {
+		g.livePage.Close()
+	}
+	// The drain deadline may have passed; the last spans get a moment.
+	spanCtx, spanCancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer spanCancel()
+	if err := g.tracer.Shutdown(spanCtx); err != nil {
+		g.logger.Warn("exporting the last spans failed", "error", err)
+	}
 	g.logger.Info("stopped", "after", time.Since(start).Round(time.Millisecond),
 		"connections_left", g.listeners.ActiveConnections())
 }

@@ -152,7 +152,8 @@ func (s *Server) attempt(x *exchange, out *http.Request) (*http.Response, *failu
 		return nil, f
 	}
 	reportOutcome(c, host, out, resp, nil)
-	resp.Header.Set("X-Envoy-Upstream-Service-Time", strconv.FormatInt(time.Since(start).Milliseconds(), 10))
+	x.rec.UpstreamServiceTime = time.Since(start)
+	resp.Header.Set("X-Envoy-Upstream-Service-Time", strconv.FormatInt(x.rec.UpstreamServiceTime.Milliseconds(), 10))
 	ab := attemptBody{ReadCloser: resp.Body, release: release, cancel: cancel}
 	if rw, ok := resp.Body.(io.ReadWriteCloser); ok && resp.StatusCode == http.StatusSwitchingProtocols {
 		// The reverse proxy needs a writable body to relay an upgrade.

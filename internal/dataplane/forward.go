@@ -44,6 +44,8 @@ func rewrite(pr *httputil.ProxyRequest) {
 	// (destination, then route), then the authority and path rewrites.
 	requestHeaders(pr.Out, x)
 	rewriteRequest(pr.Out, pr.In, x)
+	// The gateway's span is the upstream request's parent.
+	x.span.Inject(pr.Out.Header)
 }
 
 func joinComma(vs []string) string {

@@ -3,7 +3,6 @@ package dataplane
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/meshgate/meshgate/internal/echo"
 	"github.com/meshgate/meshgate/internal/snapshot"
-	"github.com/meshgate/meshgate/internal/telemetry/accesslog"
 )
 
 // Helpers for the tests of route and cluster policies: a gateway on a
@@ -51,7 +49,7 @@ type policyGateway struct {
 func startPolicyGateway(t *testing.T, snap *snapshot.Snapshot, opts Options) *policyGateway {
 	t.Helper()
 	g := &policyGateway{logs: &syncBuffer{}}
-	opts.AccessLog = accesslog.New(slog.New(slog.NewJSONHandler(g.logs, nil)))
+	opts.AccessLog = jsonAccessLog(t, g.logs)
 	g.srv = New(opts)
 	t.Cleanup(g.srv.Close)
 	snap.Seal()

@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -10,6 +11,7 @@ import (
 	"github.com/meshgate/meshgate/internal/lb"
 	"github.com/meshgate/meshgate/internal/snapshot"
 	"github.com/meshgate/meshgate/internal/telemetry/accesslog"
+	"github.com/meshgate/meshgate/internal/telemetry/tracing"
 )
 
 // exchange is the per-request record shared by the steps of the request
@@ -50,6 +52,9 @@ type exchange struct {
 	ctx context.Context
 	// received counts request body bytes read from the client.
 	received atomic.Int64
+	// span is the gateway's span of the request; the upstream request
+	// carries its context.
+	span tracing.Span
 }
 
 type exchangeKey struct{}
@@ -63,18 +68,27 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, address string) {
 	x := &exchange{rand: s.opts.Rand}
 	x.rec.Start = now()
 	x.rec.Method = r.Method
-	x.rec.Path = r.URL.RequestURI()
+	// The request target as received (Envoy logs the path before any
+	// rewrite); RequestURI is empty only for requests not read from a
+	// connection.
+	x.rec.Path = r.RequestURI
+	if x.rec.Path == "" {
+		x.rec.Path = r.URL.RequestURI()
+	}
 	x.rec.Protocol = r.Proto
 	x.rec.Authority = r.Host
 	x.rec.DownstreamRemoteAddress = r.RemoteAddr
 	x.rec.UserAgent = r.UserAgent()
+	x.rec.DownstreamLocalAddress, _ = r.Context().Value(http.LocalAddrContextKey).(net.Addr)
 	x.scheme = "http"
 	if r.TLS != nil {
 		x.scheme = "https"
+		x.rec.RequestedServerName = r.TLS.ServerName
 	}
 	x.grpc = isGRPC(r)
 	ensureRequestID(r)
 	x.rec.RequestID = r.Header.Get("X-Request-Id")
+	x.span = s.opts.Tracer.Start(r)
 	x.rec.XForwardedFor = r.Header.Get("X-Forwarded-For")
 
 	rw := &recordingWriter{ResponseWriter: w}
@@ -92,6 +106,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, address string) {
 		x.rec.Duration = now().Sub(x.rec.Start)
 		s.opts.AccessLog.Log(&x.rec)
 		s.opts.Metrics.ObserveHTTP(&x.rec, r, rw.Header())
+		s.opts.Live.Observe(&x.rec)
+		if x.span.Valid() {
+			var service string
+			var port uint32
+			if x.cluster != nil {
+				service, port = x.cluster.Spec.Service, x.cluster.Spec.Port
+			}
+			x.span.End(&x.rec, x.scheme, service, port)
+		}
 	}
 	defer func() {
 		// The reverse proxy aborts the response with a panic when the

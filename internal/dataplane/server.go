@@ -15,6 +15,8 @@ import (
 	"github.com/meshgate/meshgate/internal/lb"
 	"github.com/meshgate/meshgate/internal/snapshot"
 	"github.com/meshgate/meshgate/internal/telemetry/accesslog"
+	"github.com/meshgate/meshgate/internal/telemetry/live"
+	"github.com/meshgate/meshgate/internal/telemetry/tracing"
 )
 
 // Rand is the randomness the data plane draws from; tests inject a
@@ -52,6 +54,12 @@ type Options struct {
 	// Metrics records Istio's standard request metrics and the gateway's
 	// retry and overflow counters; nil records nothing.
 	Metrics *metrics.Recorder
+	// Live counts requests for the admin server's live page; nil counts
+	// nothing.
+	Live *live.Recorder
+	// Tracer continues or starts a trace per request and propagates it
+	// upstream; nil leaves trace headers as the client sent them.
+	Tracer *tracing.Tracer
 }
 
 // Server is the HTTP data plane.

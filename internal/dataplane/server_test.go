@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -86,7 +85,7 @@ func closedAddr(t *testing.T) string {
 func serveSnapshot(t *testing.T, snap *snapshot.Snapshot) (*httptest.Server, *syncBuffer) {
 	t.Helper()
 	logBuf := &syncBuffer{}
-	s := New(Options{AccessLog: accesslog.New(slog.New(slog.NewJSONHandler(logBuf, nil)))})
+	s := New(Options{AccessLog: jsonAccessLog(t, logBuf)})
 	snap.Seal()
 	s.Apply(snap)
 	t.Cleanup(s.Close)
@@ -298,4 +297,12 @@ func BenchmarkProxiedRequest(b *testing.B) {
 			b.Fatalf("status %d", resp.StatusCode)
 		}
 	}
+}
+
+// jsonAccessLog is an access log in Istio's JSON format, every record,
+// flushed every millisecond into w.
+func jsonAccessLog(t testing.TB, w io.Writer) *accesslog.Logger {
+	lg := accesslog.New(w, accesslog.Options{Format: accesslog.JSON, SamplePercent: 100, FlushInterval: time.Millisecond})
+	t.Cleanup(func() { _ = lg.Close() })
+	return lg
 }

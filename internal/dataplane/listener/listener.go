@@ -60,6 +60,10 @@ type Options struct {
 	// AccessLog receives a record per L4 connection; nil disables it.
 	AccessLog *accesslog.Logger
 	Logger    *slog.Logger
+	// Connections, when set, is told of every downstream connection
+	// accepted and closed, HTTP or L4, under the listener's name as
+	// Envoy names listeners ("0.0.0.0_8080").
+	Connections ConnObserver
 
 	// Forwarded says whom HTTP requests trust for the client address,
 	// X-Forwarded-Proto and X-Forwarded-Client-Cert; nil is Istio's
@@ -76,6 +80,25 @@ type Options struct {
 	// from its inherited socket instead of binding it; the first Open
 	// closes the ones it did not use.
 	Inherited map[string]net.Listener
+}
+
+// ConnObserver counts downstream connections (the metrics recorder).
+type ConnObserver interface {
+	ConnOpened(listener string)
+	ConnClosed(listener string)
+}
+
+// StatName is the name of the listener at a listen address in Envoy's
+// form, "<ip>_<port>" ("0.0.0.0" for all addresses).
+func StatName(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if host == "" {
+		host = "0.0.0.0"
+	}
+	return host + "_" + port
 }
 
 // Manager keeps one socket per listen address.

@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"encoding/binary"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -237,7 +236,7 @@ func TestProxyProtocolBeforeTLSAndTCP(t *testing.T) {
 	var logBuf syncBuffer
 	h := newHarness(t, func(o *listener.Options) {
 		o.ProxyProtocol = &listener.ProxyProtocol{}
-		o.AccessLog = accesslog.New(slog.New(slog.NewJSONHandler(&logBuf, nil)))
+		o.AccessLog = jsonAccessLog(t, &logBuf)
 	})
 	ca := testpki.NewCA(t, "gateway-ca")
 	svc, addrs := gatewayService(t, 443, 9000)
@@ -346,4 +345,12 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// jsonAccessLog is an access log in Istio's JSON format, every record,
+// flushed every millisecond into w.
+func jsonAccessLog(t testing.TB, w io.Writer) *accesslog.Logger {
+	lg := accesslog.New(w, accesslog.Options{Format: accesslog.JSON, SamplePercent: 100, FlushInterval: time.Millisecond})
+	t.Cleanup(func() { _ = lg.Close() })
+	return lg
 }

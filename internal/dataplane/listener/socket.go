@@ -229,7 +229,16 @@ func (s *socket) acceptLoop(handle func(net.Conn)) error {
 		delay = 0
 		s.pending.Add(1)
 		s.active.Add(1)
-		go handle(&trackedConn{Conn: c, release: func() { s.active.Add(-1) }})
+		release := func() { s.active.Add(-1) }
+		if obs := s.mgr.opts.Connections; obs != nil {
+			name := StatName(s.addr)
+			obs.ConnOpened(name)
+			release = func() {
+				s.active.Add(-1)
+				obs.ConnClosed(name)
+			}
+		}
+		go handle(&trackedConn{Conn: c, release: release})
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -151,7 +150,7 @@ func TestProxyHalfCloseAndRoundRobin(t *testing.T) {
 	var log accessLog
 	p := New(Options{
 		Dialer:    &EndpointDialer{Snapshot: snapshotWith(cluster("c", a, b))},
-		AccessLog: accesslog.New(slog.New(slog.NewJSONHandler(&log, nil))),
+		AccessLog: jsonAccessLog(t, &log),
 	})
 	addr := gateway(t, p, route("c"))
 	got := []string{exchange(t, addr, "ping"), exchange(t, addr, "pong")}
@@ -246,7 +245,7 @@ func TestProxyClosesWhatItCannotServe(t *testing.T) {
 			var log accessLog
 			p := New(Options{
 				Dialer:    &EndpointDialer{Snapshot: snapshotWith(cluster("down", refused), unhealthy)},
-				AccessLog: accesslog.New(slog.New(slog.NewJSONHandler(&log, nil))),
+				AccessLog: jsonAccessLog(t, &log),
 			})
 			addr := gateway(t, p, tt.routes)
 			if got := exchange(t, addr, "x"); got != "" {
@@ -345,4 +344,12 @@ func TestProxyShutdown(t *testing.T) {
 	if got := exchange(t, addr, "x"); got != "" {
 		t.Errorf("got %q after Shutdown", got)
 	}
+}
+
+// jsonAccessLog is an access log in Istio's JSON format, every record,
+// flushed every millisecond into w.
+func jsonAccessLog(t testing.TB, w io.Writer) *accesslog.Logger {
+	lg := accesslog.New(w, accesslog.Options{Format: accesslog.JSON, SamplePercent: 100, FlushInterval: time.Millisecond})
+	t.Cleanup(func() { _ = lg.Close() })
+	return lg
 }

@@ -1,7 +1,5 @@
 package accesslog
 
-import "strings"
-
 // Flags is a set of Envoy response flags: why a response is what it is.
 type Flags uint32
 
@@ -64,14 +62,23 @@ func (f Flags) String() string {
 	if f == 0 {
 		return "-"
 	}
-	var b strings.Builder
+	return string(f.AppendTo(nil))
+}
+
+// AppendTo appends the flags as String renders them.
+func (f Flags) AppendTo(b []byte) []byte {
+	if f == 0 {
+		return append(b, '-')
+	}
+	first := true
 	for _, n := range flagNames {
 		if f&n.f != 0 {
-			if b.Len() > 0 {
-				b.WriteByte(',')
+			if !first {
+				b = append(b, ',')
 			}
-			b.WriteString(n.name)
+			first = false
+			b = append(b, n.name...)
 		}
 	}
-	return b.String()
+	return b
 }

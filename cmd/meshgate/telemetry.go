@@ -1,0 +1,99 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/meshgate/meshgate/internal/meshconfig"
+	"github.com/meshgate/meshgate/internal/telemetry/accesslog"
+	"github.com/meshgate/meshgate/internal/telemetry/tracing"
+)
+
+// telemetryFlags choose the access log's destination, format and
+// sampling. Precedence: the flags, then the --mesh file's accessLogFile
+// and accessLogEncoding, then the defaults (stdout, Istio's text format,
+// every request).
+type telemetryFlags struct {
+	accessLog       string
+	accessLogFormat string
+	accessSampling  float64
+
+	tracingEndpoint string
+	tracingSampling float64
+}
+
+func (f *telemetryFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.accessLog, "access-log", "stdout", "access log destination: stdout, stderr, off, or a file path (default: --mesh accessLogFile when set, else stdout)")
+	fs.StringVar(&f.accessLogFormat, "access-log-format", "text", "access log format: text (Istio's default Envoy format) or json (Istio's JSON keys); default: --mesh accessLogEncoding when set")
+	fs.Float64Var(&f.accessSampling, "access-log-sampling", 100, "percentage of successful requests logged (0-100); requests that fail (5xx or any response flag) are always logged")
+	fs.StringVar(&f.tracingEndpoint, "tracing-otlp-endpoint", "", "export spans over OTLP/HTTP to this collector (host:port or URL; /v1/traces when no path is given); empty exports nothing")
+	fs.Float64Var(&f.tracingSampling, "tracing-sampling", -1, "percentage of requests without a sampling decision that start a sampled trace (default: --mesh defaultConfig.tracing.sampling, else Istio's 1)")
+}
+
+// tracingSettings resolves the tracing options; meshFile is the --mesh
+// path or "".
+func (f *telemetryFlags) tracingSettings(meshFile string) (tracing.Options, error) {
+	opts := tracing.Options{OTLPEndpoint: f.tracingEndpoint, SamplePercent: f.tracingSampling}
+	if opts.SamplePercent < 0 {
+		opts.SamplePercent = tracing.DefaultSamplePercent
+		if meshFile != "" {
+			mc, err := meshconfig.LoadMesh(meshFile)
+			if err != nil {
+				return opts, fmt.Errorf("--mesh: %w", err)
+			}
+			if s := mc.GetDefaultConfig().GetTracing().GetSampling(); s > 0 {
+				opts.SamplePercent = s
+			}
+		}
+	}
+	if opts.SamplePercent > 100 {
+		return opts, fmt.Errorf("--tracing-sampling: %v is not a percentage (0-100)", opts.SamplePercent)
+	}
+	return opts, nil
+}
+
+// accessLogSettings resolves the destination and options; meshFile is
+// the --mesh path or "".
+func (f *telemetryFlags) accessLogSettings(fs *flag.FlagSet, meshFile string) (dest string, opts accesslog.Options, err error) {
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	dest, format := f.accessLog, f.accessLogFormat
+	if meshFile != "" {
+		mc, err := meshconfig.LoadMesh(meshFile)
+		if err != nil {
+			return "", opts, fmt.Errorf("--mesh: %w", err)
+		}
+		if file := mc.GetAccessLogFile(); file != "" && !set["access-log"] {
+			dest = file
+		}
+		if !set["access-log-format"] {
+			format = mc.GetAccessLogEncoding().String()
+		}
+	}
+	if opts.Format, err = accesslog.ParseFormat(format); err != nil {
+		return "", opts, fmt.Errorf("--access-log-format: %w", err)
+	}
+	if f.accessSampling < 0 || f.accessSampling > 100 {
+		return "", opts, fmt.Errorf("--access-log-sampling: %v is not a percentage (0-100)", f.accessSampling)
+	}
+	opts.SamplePercent = f.accessSampling
+	return dest, opts, nil
+}
+
+func openAccessLog(dest string) (io.Writer, func(), error) {
+	switch dest {
+	case "off", "":
+		return nil, func() {}, nil
+	case "stdout", "/dev/stdout":
+		return os.Stdout, func() {}, nil
+	case "stderr", "/dev/stderr":
+		return os.Stderr, func() {}, nil
+	}
+	f, err := os.OpenFile(dest, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--access-log: %w", err)
+	}
+	return f, func() { _ = f.Close() }, nil
+}
