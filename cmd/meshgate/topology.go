@@ -148,15 +148,20 @@ func (f *topologyFlags) topology(fs *flag.FlagSet) (app.Topology, error) {
 	return t, nil
 }
 
-// meshIdentity completes the gateway's identity from --mesh: the trust
-// domain, unless --trust-domain gave one, and the exportTo defaults
-// (defaultVirtualServiceExportTo, defaultDestinationRuleExportTo,
-// defaultServiceExportTo). Without --mesh every exportTo default is "*".
+// meshIdentity completes the gateway's identity from --mesh.
 func (f *topologyFlags) meshIdentity(id *translate.Identity) error {
-	if f.mesh == "" {
+	return meshIdentity(f.mesh, id)
+}
+
+// meshIdentity completes an identity from a MeshConfig file: the trust
+// domain, unless one is set already, and the exportTo defaults
+// (defaultVirtualServiceExportTo, defaultDestinationRuleExportTo,
+// defaultServiceExportTo). Without a file every exportTo default is "*".
+func meshIdentity(path string, id *translate.Identity) error {
+	if path == "" {
 		return nil
 	}
-	mc, err := meshconfig.LoadMesh(f.mesh)
+	mc, err := meshconfig.LoadMesh(path)
 	if err != nil {
 		return fmt.Errorf("--mesh: %w", err)
 	}

@@ -17,6 +17,7 @@ func validateCmd(args []string) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	var id identityFlags
 	id.register(fs)
+	mesh := fs.String("mesh", "", "Istio MeshConfig file; its default*ExportTo settings decide visibility as for serve --mesh")
 	quiet := fs.Bool("q", false, "print errors only, not warnings")
 	output := fs.String("output", "text", "output format: text or json")
 	fs.StringVar(output, "o", "text", "shorthand for --output")
@@ -33,6 +34,10 @@ func validateCmd(args []string) int {
 	}
 	identity, err := id.identity()
 	if err != nil {
+		fmt.Fprintln(os.Stderr, "meshgate validate:", err)
+		return 2
+	}
+	if err = meshIdentity(*mesh, &identity); err != nil {
 		fmt.Fprintln(os.Stderr, "meshgate validate:", err)
 		return 2
 	}

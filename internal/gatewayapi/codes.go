@@ -12,7 +12,7 @@ const (
 	CodeParentRef = "MG2202"
 	// CodeBackendRef: a backendRef that cannot be used: a kind other than
 	// Service or Hostname, no port, or another namespace without a
-	// ReferenceGrant allowing it. Its share of requests is dropped.
+	// ReferenceGrant allowing it. Its share of requests fails.
 	CodeBackendRef = "MG2203"
 	// CodeUnsupported: a filter or field meshgate does not convert; a rule
 	// with an unsupported filter answers 500, as the Gateway API requires.

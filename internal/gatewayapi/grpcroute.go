@@ -127,13 +127,15 @@ func (c *converter) grpcAction(m *resource.Meta, field string, rule *gatewayv1.G
 	for i := range rule.BackendRefs {
 		br := &rule.BackendRefs[i]
 		bfield := resource.JoinIndex(field+".backendRefs", i)
-		if len(br.Filters) > 0 {
-			c.report(m, diag.Warning, CodeUnsupported, bfield+".filters", "backend filters on a GRPCRoute are not supported; the backend is not used", "")
+		d := c.destination(m, resource.KindGRPCRoute, bfield, &br.BackendRef)
+		if d == nil {
 			continue
 		}
-		if d := c.destination(m, resource.KindGRPCRoute, bfield, &br.BackendRef); d != nil {
-			out.Route = append(out.Route, d)
+		if len(br.Filters) > 0 {
+			c.report(m, diag.Warning, CodeUnsupported, bfield+".filters", "backend filters on a GRPCRoute are not supported; the backend's share of requests fails", "")
+			d.Destination = &networkingv1.Destination{Host: InvalidBackendHost}
 		}
+		out.Route = append(out.Route, d)
 	}
 	finishBackends(out)
 	return out

@@ -54,11 +54,16 @@ func (c *converter) convertTCPRoute(r *resource.TCPRoute) {
 // l4Destinations converts the backendRefs of a TLSRoute or TCPRoute rule.
 func (c *converter) l4Destinations(m *resource.Meta, kind, field string, refs []gatewayv1.BackendRef) []*networkingv1.RouteDestination {
 	var out []*networkingv1.RouteDestination
+	valid := false
 	for i := range refs {
 		d := c.destination(m, kind, resource.JoinIndex(field+".backendRefs", i), &refs[i])
 		if d != nil {
 			out = append(out, &networkingv1.RouteDestination{Destination: d.Destination, Weight: d.Weight})
+			valid = valid || !invalidBackend(d.Destination)
 		}
+	}
+	if !valid {
+		return nil
 	}
 	if len(out) == 1 {
 		out[0].Weight = 0

@@ -344,6 +344,9 @@ func (c *converter) httpAction(m *resource.Meta, field string, rule *gatewayv1.H
 			continue
 		}
 		for j := range br.Filters {
+			if invalidBackend(d.Destination) {
+				break
+			}
 			f := &br.Filters[j]
 			switch {
 			case f.Type == gatewayv1.HTTPRouteFilterRequestHeaderModifier && f.RequestHeaderModifier != nil:
@@ -352,16 +355,11 @@ func (c *converter) httpAction(m *resource.Meta, field string, rule *gatewayv1.H
 				d.Headers = withResponseHeaders(d.Headers, f.ResponseHeaderModifier)
 			default:
 				c.report(m, diag.Warning, CodeUnsupported, resource.JoinIndex(bfield+".filters", j)+".type",
-					fmt.Sprintf("backend filter %s is not supported; the backend is not used", f.Type), "")
-				d = nil
-			}
-			if d == nil {
-				break
+					fmt.Sprintf("backend filter %s is not supported; the backend's share of requests fails", f.Type), "")
+				d = &networkingv1.HTTPRouteDestination{Destination: &networkingv1.Destination{Host: InvalidBackendHost}, Weight: d.Weight}
 			}
 		}
-		if d != nil {
-			out.Route = append(out.Route, d)
-		}
+		out.Route = append(out.Route, d)
 	}
 	finishBackends(out)
 	return out, pathRewrite
@@ -370,7 +368,8 @@ func (c *converter) httpAction(m *resource.Meta, field string, rule *gatewayv1.H
 // finishBackends makes a rule without a usable backend answer 500, as
 // the Gateway API requires, and drops weights from a single backend.
 func finishBackends(out *networkingv1.HTTPRoute) {
-	if len(out.Route) == 0 {
+	if !slices.ContainsFunc(out.Route, func(d *networkingv1.HTTPRouteDestination) bool { return !invalidBackend(d.Destination) }) {
+		out.Route = nil
 		out.DirectResponse = &networkingv1.HTTPDirectResponse{Status: 500}
 		out.Mirrors, out.Rewrite, out.Timeout = nil, nil, nil
 		return
@@ -380,9 +379,18 @@ func finishBackends(out *networkingv1.HTTPRoute) {
 	}
 }
 
+// InvalidBackendHost is the destination an unusable backendRef becomes
+// when the rule has usable ones too: like Istio, meshgate keeps the
+// backend's share of requests, which then fail (503, no cluster, where
+// the Gateway API asks for 500), instead of shifting it to the other
+// backends and hiding the mistake.
+const InvalidBackendHost = "invalid-backend-ref.gateway-api.invalid"
+
+func invalidBackend(d *networkingv1.Destination) bool { return d.GetHost() == InvalidBackendHost }
+
 // destination converts a backendRef: a Service (the default kind) or an
-// Istio Hostname (a ServiceEntry host). It returns nil, with a
-// diagnostic, for a backend that cannot be used, and for weight 0.
+// Istio Hostname (a ServiceEntry host). A backend that cannot be used is
+// reported and becomes InvalidBackendHost; weight 0 gives nil.
 func (c *converter) destination(m *resource.Meta, fromKind, field string, ref *gatewayv1.BackendRef) *networkingv1.HTTPRouteDestination {
 	weight := int32(1)
 	if ref.Weight != nil {
@@ -393,7 +401,7 @@ func (c *converter) destination(m *resource.Meta, fromKind, field string, ref *g
 	}
 	host, ok := c.backendHost(m, fromKind, field, &ref.BackendObjectReference)
 	if !ok {
-		return nil
+		return &networkingv1.HTTPRouteDestination{Destination: &networkingv1.Destination{Host: InvalidBackendHost}, Weight: weight}
 	}
 	return &networkingv1.HTTPRouteDestination{
 		Destination: &networkingv1.Destination{Host: host, Port: &networkingv1.PortSelector{Number: uint32(*ref.Port)}},
@@ -415,7 +423,7 @@ func (c *converter) backendHost(m *resource.Meta, fromKind, field string, ref *g
 		ns = string(*ref.Namespace)
 	}
 	if ref.Port == nil {
-		c.report(m, diag.Warning, CodeBackendRef, field+".port", "the backend has no port; it is not used", "")
+		c.report(m, diag.Warning, CodeBackendRef, field+".port", "the backend has no port; its share of requests fails", "")
 		return "", false
 	}
 	var host string
@@ -426,13 +434,13 @@ func (c *converter) backendHost(m *resource.Meta, fromKind, field string, ref *g
 		host = string(ref.Name)
 	default:
 		c.report(m, diag.Warning, CodeBackendRef, field+".kind",
-			fmt.Sprintf("backend kind %s/%s is not supported; it is not used", group, kind),
+			fmt.Sprintf("backend kind %s/%s is not supported; its share of requests fails", group, kind),
 			"use a Service, or an Istio Hostname (group networking.istio.io) for a ServiceEntry host")
 		return "", false
 	}
 	if !c.referenceAllowed(fromKind, m.Namespace, group, kind, ns, string(ref.Name)) {
 		c.report(m, diag.Warning, CodeBackendRef, field+".namespace",
-			fmt.Sprintf("no ReferenceGrant in namespace %s allows %s from namespace %s to refer to %s %s; it is not used",
+			fmt.Sprintf("no ReferenceGrant in namespace %s allows %s from namespace %s to refer to %s %s; its share of requests fails",
 				ns, fromKind, m.Namespace, kind, ref.Name),
 			fmt.Sprintf("create a ReferenceGrant in %s from %s in %s to %s", ns, fromKind, m.Namespace, kind))
 		return "", false

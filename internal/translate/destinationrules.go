@@ -222,7 +222,7 @@ func (b *builder) ruleSearchPath(serviceNamespace string) []*drNamespace {
 func (b *builder) reportHiddenRule(r *mergedRule, svc *service) {
 	for _, dr := range r.hidden {
 		b.report(&dr.Meta, diag.Warning, CodeHiddenDestinationRule, "spec.exportTo",
-			fmt.Sprintf("the rule would apply to %s, but its %s does not include namespace %s, where this gateway runs; the gateway does not use it",
+			fmt.Sprintf("the rule would apply to %s, but under %s it is not visible in namespace %s, where this gateway runs; the gateway does not use it",
 				svc.host, describeExportTo(dr.Spec.ExportTo, b.id.ExportTo.DestinationRule), b.id.Namespace),
 			fmt.Sprintf("add %q (or \"*\") to exportTo", b.id.Namespace))
 	}

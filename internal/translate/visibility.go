@@ -90,7 +90,7 @@ func describeExportTo(exportTo, def []string) string {
 	case len(exportTo) > 0:
 		return "exportTo [" + strings.Join(exportTo, ", ") + "]"
 	case len(def) > 0:
-		return "the mesh default exportTo [" + strings.Join(def, ", ") + "]"
+		return "the mesh default exportTo [" + strings.Join(def, ", ") + "] (it sets none)"
 	}
 	return "exportTo [*]"
 }
@@ -106,7 +106,7 @@ func (b *builder) vsVisible(vs *resource.VirtualService) bool {
 // Gateway this gateway serves is still not served.
 func (b *builder) reportHiddenVirtualService(vs *resource.VirtualService, gateway string) {
 	b.report(&vs.Meta, diag.Warning, CodeHiddenVirtualService, "spec.exportTo",
-		fmt.Sprintf("the VirtualService is bound to Gateway %s, but its %s does not include namespace %s, where this gateway runs; the gateway does not serve it",
+		fmt.Sprintf("the VirtualService is bound to Gateway %s, but under %s it is not visible in namespace %s, where this gateway runs; the gateway does not serve it",
 			gateway, describeExportTo(vs.Spec.ExportTo, b.id.ExportTo.VirtualService), b.id.Namespace),
 		fmt.Sprintf("add %q (or \"*\") to exportTo: visibility is decided by the gateway workload's namespace, not the Gateway's", b.id.Namespace))
 }
@@ -145,7 +145,7 @@ func (b *builder) reportHiddenService(vs *resource.VirtualService, d *compiledDe
 		return false
 	}
 	b.report(&vs.Meta, diag.Warning, CodeHiddenService, d.field+".host",
-		fmt.Sprintf("host %s is defined by %s, whose %s does not include namespace %s, where this gateway runs; %s",
+		fmt.Sprintf("host %s is defined by %s, which under %s is not visible in namespace %s, where this gateway runs; %s",
 			d.host, h.meta.Key(), h.exportTo, b.id.Namespace, d.noCluster()),
 		fmt.Sprintf("export the service to %q (or \"*\")", b.id.Namespace))
 	return true
