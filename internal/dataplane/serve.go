@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync/atomic"
 
+	"github.com/meshgate/meshgate/internal/dataplane/grpcweb"
 	"github.com/meshgate/meshgate/internal/dataplane/upstream"
 	"github.com/meshgate/meshgate/internal/lb"
 	"github.com/meshgate/meshgate/internal/snapshot"
@@ -40,6 +41,10 @@ type exchange struct {
 	body *requestBody
 	// grpc marks a gRPC request: local replies become gRPC statuses.
 	grpc bool
+	// grpcWeb marks a gRPC request converted from gRPC-Web: its local
+	// replies stay plain HTTP, which the gRPC-Web bridge turns into a
+	// status with the HTTP code kept, as Envoy does.
+	grpcWeb bool
 	// clientDeadline marks a gRPC request whose deadline came from its
 	// own grpc-timeout rather than from the route timeout.
 	clientDeadline bool
@@ -73,6 +78,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, address string) {
 		x.scheme = "https"
 	}
 	x.grpc = isGRPC(r)
+	x.grpcWeb = grpcweb.Translated(r)
 	ensureRequestID(r)
 	x.rec.RequestID = r.Header.Get("X-Request-Id")
 	x.rec.XForwardedFor = r.Header.Get("X-Forwarded-For")
@@ -213,9 +219,11 @@ func pickWeighted(ds []snapshot.WeightedCluster, rnd lb.Rand) int {
 
 // reply answers locally, as Envoy does for requests it cannot route. A
 // gRPC client gets the gRPC form: HTTP 200 with the status in grpc-status.
+// A gRPC-Web client gets the plain reply, which the gRPC-Web bridge turns
+// into its own form.
 func reply(w http.ResponseWriter, x *exchange, status int, flag accesslog.Flags, body string) {
 	x.rec.Flags |= flag
-	if x.grpc {
+	if x.grpc && !x.grpcWeb {
 		writeGRPCStatus(w, grpcStatusFromHTTP(status), body)
 		return
 	}

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/meshgate/meshgate/internal/dataplane/grpcweb"
 	"github.com/meshgate/meshgate/internal/dataplane/upstream"
 	"github.com/meshgate/meshgate/internal/lb"
 	"github.com/meshgate/meshgate/internal/snapshot"
@@ -134,7 +135,9 @@ func (s *Server) Close() {
 // SocketAddress). The handler follows configuration changes: it looks its
 // listener up in the current state on every request.
 func (s *Server) Handler(address string) http.Handler {
-	return &listenerHandler{server: s, address: address}
+	// gRPC-Web is bridged on every HTTP listener, as Istio configures
+	// Envoy's grpc_web filter on its gateways.
+	return grpcweb.Wrap(&listenerHandler{server: s, address: address})
 }
 
 type listenerHandler struct {

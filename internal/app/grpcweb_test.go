@@ -1,0 +1,285 @@
+package app
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/binary"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/meshgate/meshgate/internal/dataplane/grpcweb"
+)
+
+// webClient is a gRPC-Web client as a browser library is one: plain
+// HTTP/1.1 requests carrying length-prefixed protobuf frames, the status
+// read from the trailer frame at the end of the body (or from the
+// headers of a trailers-only response).
+type webClient struct {
+	t    *testing.T
+	addr string
+	host string
+	// text selects application/grpc-web-text: base64 bodies both ways.
+	text bool
+	http *http.Client
+}
+
+func newWebClient(t *testing.T, addr string, text bool) *webClient {
+	tr := &http.Transport{} // no TLS, no h2c: HTTP/1.1
+	t.Cleanup(tr.CloseIdleConnections)
+	return &webClient{t: t, addr: addr, host: grpcHost, text: text, http: &http.Client{Transport: tr}}
+}
+
+// webReply is what one call got.
+type webReply struct {
+	status   int
+	header   http.Header
+	messages [][]byte
+	// trailers is the trailer frame's block; nil without a trailer frame.
+	trailers map[string]string
+	// frameAfterTrailers is set when anything followed the trailer frame.
+	frameAfterTrailers bool
+}
+
+// grpcStatus is the call's status: from the trailer frame, else from the
+// headers (trailers-only).
+func (r *webReply) grpcStatus() (code, msg string) {
+	if r.trailers != nil {
+		return r.trailers["grpc-status"], r.trailers["grpc-message"]
+	}
+	return r.header.Get("Grpc-Status"), r.header.Get("Grpc-Message")
+}
+
+func (c *webClient) call(method string, req proto.Message) *webReply {
+	c.t.Helper()
+	msg, err := proto.Marshal(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	frame := make([]byte, 5, 5+len(msg))
+	binary.BigEndian.PutUint32(frame[1:], uint32(len(msg)))
+	frame = append(frame, msg...)
+	body := frame
+	ct := "application/grpc-web+proto"
+	if c.text {
+		// Two padded chunks, as a client that flushed after the frame
+		// header sends them.
+		enc := base64.StdEncoding
+		body = []byte(enc.EncodeToString(frame[:5]) + enc.EncodeToString(frame[5:]))
+		ct = "application/grpc-web-text"
+	}
+	return c.post(method, ct, body)
+}
+
+func (c *webClient) post(method, contentType string, body []byte) *webReply {
+	c.t.Helper()
+	hreq, err := http.NewRequestWithContext(callContext(c.t), http.MethodPost,
+		"http://"+c.addr+"/grpc.testing.TestService/"+method, bytes.NewReader(body))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	hreq.Host = c.host
+	hreq.Header.Set("Content-Type", contentType)
+	if c.text {
+		hreq.Header.Set("Accept", "application/grpc-web-text")
+	}
+	hreq.Header.Set("X-Grpc-Web", "1")
+	hreq.Header.Set("X-User-Agent", "grpc-web-javascript/0.1")
+	resp, err := c.http.Do(hreq)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.ProtoMajor != 1 {
+		c.t.Fatalf("response over %s, want HTTP/1.1", resp.Proto)
+	}
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if c.text {
+		var d grpcweb.TextDecoder
+		if raw, err = d.Decode(nil, raw); err == nil {
+			err = d.Close()
+		}
+		if err != nil {
+			c.t.Fatalf("response body is not base64: %v", err)
+		}
+	}
+	r := &webReply{status: resp.StatusCode, header: resp.Header}
+	for len(raw) > 0 {
+		if len(raw) < 5 || uint64(len(raw)-5) < uint64(binary.BigEndian.Uint32(raw[1:5])) {
+			c.t.Fatalf("truncated frame %q", raw)
+		}
+		n := int(binary.BigEndian.Uint32(raw[1:5]))
+		flags, payload := raw[0], raw[5:5+n]
+		raw = raw[5+n:]
+		if r.trailers != nil {
+			r.frameAfterTrailers = true
+		}
+		if flags&0x80 == 0 {
+			r.messages = append(r.messages, payload)
+			continue
+		}
+		r.trailers = map[string]string{}
+		for _, line := range strings.Split(string(payload), "\r\n") {
+			if line == "" {
+				continue
+			}
+			k, v, ok := strings.Cut(line, ":")
+			if !ok || k != strings.ToLower(k) {
+				c.t.Fatalf("trailer line %q: want lower-case name:value", line)
+			}
+			r.trailers[k] = v
+		}
+	}
+	return r
+}
+
+// wantWebStatus checks a call's status, and that its response had the
+// gRPC-Web form.
+func (c *webClient) wantWebStatus(r *webReply, code codes.Code, msg string) {
+	c.t.Helper()
+	wantCT := "application/grpc-web+proto"
+	if c.text {
+		wantCT = "application/grpc-web-text+proto"
+	}
+	if got := r.header.Get("Content-Type"); got != wantCT {
+		c.t.Errorf("Content-Type %q, want %q", got, wantCT)
+	}
+	gotCode, gotMsg := r.grpcStatus()
+	if m, err := url.PathUnescape(gotMsg); err == nil {
+		gotMsg = m
+	}
+	if gotCode != strconv.Itoa(int(code)) || gotMsg != msg {
+		c.t.Errorf("grpc-status %q grpc-message %q, want %d (%s) %q", gotCode, gotMsg, code, code, msg)
+	}
+	if r.frameAfterTrailers {
+		c.t.Error("frames after the trailer frame")
+	}
+}
+
+// TestGRPCWebThroughGateway calls grpc-go's TestService through the
+// gateway's plain-text port with a gRPC-Web client over HTTP/1.1, in
+// binary and in base64 text form.
+func TestGRPCWebThroughGateway(t *testing.T) {
+	backend := startGRPCBackend(t)
+	e := startEdge(t, grpcRoutes(backend.addr))
+
+	for _, text := range []bool{false, true} {
+		name := map[bool]string{false: "grpc-web", true: "grpc-web-text"}[text]
+		t.Run(name, func(t *testing.T) {
+			c := newWebClient(t, e.plain, text)
+
+			t.Run("unary", func(t *testing.T) {
+				r := c.call("UnaryCall", &testgrpc.SimpleRequest{Payload: grpcPayload("ping")})
+				if r.status != http.StatusOK {
+					t.Fatalf("HTTP %d", r.status)
+				}
+				c.wantWebStatus(r, codes.OK, "")
+				if len(r.messages) != 1 {
+					t.Fatalf("%d messages, want 1", len(r.messages))
+				}
+				var resp testgrpc.SimpleResponse
+				if err := proto.Unmarshal(r.messages[0], &resp); err != nil {
+					t.Fatal(err)
+				}
+				if got := string(resp.GetPayload().GetBody()); got != "ping" {
+					t.Errorf("payload %q, want ping", got)
+				}
+				// Custom trailers travel in the trailer frame, headers as
+				// headers.
+				if got := r.trailers["body-length"]; got != "4" {
+					t.Errorf("trailer body-length %q, want 4 (trailers %v)", got, r.trailers)
+				}
+				if got := r.header.Get("Seen-X-Forwarded-Proto"); got != "http" {
+					t.Errorf("backend saw X-Forwarded-Proto %q, want http", got)
+				}
+			})
+
+			t.Run("server streaming", func(t *testing.T) {
+				const n = 20
+				req := &testgrpc.StreamingOutputCallRequest{ResponseParameters: make([]*testgrpc.ResponseParameters, n)}
+				for i := range req.ResponseParameters {
+					req.ResponseParameters[i] = &testgrpc.ResponseParameters{}
+				}
+				r := c.call("StreamingOutputCall", req)
+				c.wantWebStatus(r, codes.OK, "")
+				if len(r.messages) != n {
+					t.Fatalf("%d messages, want %d", len(r.messages), n)
+				}
+				for i, m := range r.messages {
+					var resp testgrpc.StreamingOutputCallResponse
+					if err := proto.Unmarshal(m, &resp); err != nil {
+						t.Fatal(err)
+					}
+					if got, want := string(resp.GetPayload().GetBody()), strconv.Itoa(i); got != want {
+						t.Fatalf("message %d carries %q: out of order", i, got)
+					}
+				}
+			})
+
+			t.Run("trailers-only error", func(t *testing.T) {
+				// grpc-go answers trailers-only; as Envoy, the gateway keeps
+				// the status in the headers and sends no trailer frame.
+				r := c.call("UnaryCall", &testgrpc.SimpleRequest{
+					ResponseStatus: &testgrpc.EchoStatus{Code: int32(codes.NotFound), Message: notFoundMsg},
+				})
+				if r.status != http.StatusOK {
+					t.Errorf("HTTP %d, want 200", r.status)
+				}
+				if r.trailers != nil || len(r.messages) != 0 {
+					t.Errorf("body: %d messages, trailer frame %v; want none", len(r.messages), r.trailers)
+				}
+				c.wantWebStatus(r, codes.NotFound, notFoundMsg)
+			})
+
+			t.Run("error after messages", func(t *testing.T) {
+				r := c.call("StreamingOutputCall", &testgrpc.StreamingOutputCallRequest{
+					ResponseParameters: []*testgrpc.ResponseParameters{{}, {}},
+					ResponseStatus:     &testgrpc.EchoStatus{Code: int32(codes.ResourceExhausted), Message: "quota"},
+				})
+				if len(r.messages) != 2 || r.trailers == nil {
+					t.Fatalf("%d messages, trailer frame %v; want 2 and a trailer frame", len(r.messages), r.trailers)
+				}
+				c.wantWebStatus(r, codes.ResourceExhausted, "quota")
+			})
+
+			t.Run("no route: Envoy's local reply as a gRPC-Web status", func(t *testing.T) {
+				other := *c
+				other.host = "nowhere.example.com"
+				r := other.call("UnaryCall", &testgrpc.SimpleRequest{})
+				if r.status != http.StatusNotFound {
+					t.Errorf("HTTP %d, want 404", r.status)
+				}
+				other.wantWebStatus(r, codes.Unimplemented, "")
+			})
+		})
+	}
+
+	t.Run("invalid base64", func(t *testing.T) {
+		c := newWebClient(t, e.plain, true)
+		r := c.post("UnaryCall", "application/grpc-web-text", []byte("AAAA*!*!"))
+		if r.status != http.StatusBadRequest {
+			t.Errorf("HTTP %d, want 400", r.status)
+		}
+		c.wantWebStatus(r, codes.Internal, "Bad gRPC-web request, invalid base64 data.")
+	})
+
+	t.Run("other content types pass through", func(t *testing.T) {
+		c := newWebClient(t, e.plain, false)
+		r := c.post("UnaryCall", "application/json", []byte("{}"))
+		// grpc-go itself refuses the content type: 415 reaches the client
+		// as the backend sent it, not turned into a gRPC-Web status.
+		if r.status != http.StatusUnsupportedMediaType || r.header.Get("Content-Type") != "application/grpc" {
+			t.Errorf("a non-gRPC-Web request got %d %v, want grpc-go's own 415", r.status, r.header)
+		}
+	})
+}
