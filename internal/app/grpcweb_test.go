@@ -5,12 +5,14 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/protobuf/proto"
@@ -282,4 +284,116 @@ func TestGRPCWebThroughGateway(t *testing.T) {
 			t.Errorf("a non-gRPC-Web request got %d %v, want grpc-go's own 415", r.status, r.header)
 		}
 	})
+}
+
+// pacedBackend streams one message per value received on next, so a
+// client can prove each message reached it before the next was sent.
+type pacedBackend struct {
+	testgrpc.UnimplementedTestServiceServer
+	next chan struct{}
+}
+
+func (b *pacedBackend) StreamingOutputCall(req *testgrpc.StreamingOutputCallRequest, stream grpc.ServerStreamingServer[testgrpc.StreamingOutputCallResponse]) error {
+	for i := range req.ResponseParameters {
+		if i > 0 {
+			select {
+			case <-b.next:
+			case <-stream.Context().Done():
+				return stream.Context().Err()
+			}
+		}
+		if err := stream.Send(&testgrpc.StreamingOutputCallResponse{Payload: grpcPayload(strconv.Itoa(i))}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestGRPCWebStreamIsNotHeldBack: the backend sends message i+1 only
+// after the client has read message i from the gRPC-Web body, so a
+// gateway that buffered the stream (to the end, or to fill a buffer)
+// would stall until the call's bound instead of passing.
+func TestGRPCWebStreamIsNotHeldBack(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &pacedBackend{next: make(chan struct{})}
+	srv := grpc.NewServer()
+	testgrpc.RegisterTestServiceServer(srv, b)
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(srv.Stop)
+	e := startEdge(t, grpcRoutes(ln.Addr().String()))
+
+	for _, text := range []bool{false, true} {
+		t.Run(map[bool]string{false: "grpc-web", true: "grpc-web-text"}[text], func(t *testing.T) {
+			const n = 5
+			req := &testgrpc.StreamingOutputCallRequest{ResponseParameters: make([]*testgrpc.ResponseParameters, n)}
+			for i := range req.ResponseParameters {
+				req.ResponseParameters[i] = &testgrpc.ResponseParameters{}
+			}
+			msg, err := proto.Marshal(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := grpcweb.AppendFrame(nil, 0, msg)
+			ct := "application/grpc-web+proto"
+			if text {
+				body, ct = []byte(base64.StdEncoding.EncodeToString(body)), "application/grpc-web-text+proto"
+			}
+			hreq, err := http.NewRequestWithContext(callContext(t), http.MethodPost,
+				"http://"+e.plain+"/grpc.testing.TestService/StreamingOutputCall", bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			hreq.Host = grpcHost
+			hreq.Header.Set("Content-Type", ct)
+			hreq.Header.Set("Accept", ct)
+			tr := &http.Transport{}
+			defer tr.CloseIdleConnections()
+			resp, err := (&http.Client{Transport: tr}).Do(hreq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+
+			var buf []byte
+			var dec grpcweb.TextDecoder
+			chunk := make([]byte, 4096)
+			readFrame := func() (byte, []byte) {
+				for {
+					if flags, payload, rest, ok := grpcweb.SplitFrame(buf); ok {
+						buf = rest
+						return flags, payload
+					}
+					k, err := resp.Body.Read(chunk)
+					if text {
+						var derr error
+						if buf, derr = dec.Decode(buf, chunk[:k]); derr != nil {
+							t.Fatal(derr)
+						}
+					} else {
+						buf = append(buf, chunk[:k]...)
+					}
+					if err != nil && k == 0 {
+						t.Fatalf("body ended (%v) inside a frame; a stall here means the stream was held back", err)
+					}
+				}
+			}
+			for i := range n {
+				flags, payload := readFrame()
+				var m testgrpc.StreamingOutputCallResponse
+				if err := proto.Unmarshal(payload, &m); flags != 0 || err != nil || string(m.GetPayload().GetBody()) != strconv.Itoa(i) {
+					t.Fatalf("frame %d: flags %#x, %v, payload %q", i, flags, err, m.GetPayload().GetBody())
+				}
+				if i < n-1 {
+					b.next <- struct{}{}
+				}
+			}
+			flags, payload := readFrame()
+			if flags != grpcweb.FlagTrailer || !strings.Contains(string(payload), "grpc-status:0\r\n") {
+				t.Fatalf("last frame %#x %q, want the trailer frame with grpc-status 0", flags, payload)
+			}
+		})
+	}
 }
