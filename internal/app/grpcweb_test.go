@@ -397,3 +397,70 @@ func TestGRPCWebStreamIsNotHeldBack(t *testing.T) {
 		})
 	}
 }
+
+// TestGRPCWebFromABrowser is the browser's sequence: a CORS preflight for
+// the gRPC-Web headers (not gRPC-Web itself, so it reaches the route's
+// corsPolicy unchanged), then the call, whose answer must carry the CORS
+// headers that let the page read grpc-status.
+func TestGRPCWebFromABrowser(t *testing.T) {
+	backend := startGRPCBackend(t)
+	const origin = "https://app.example.com"
+	routes := strings.Replace(grpcRoutes(backend.addr), "  - route:", `  - corsPolicy:
+      allowOrigins: [{exact: "`+origin+`"}]
+      allowMethods: [POST]
+      allowHeaders: [content-type, x-grpc-web, x-user-agent, grpc-timeout]
+      exposeHeaders: [grpc-status, grpc-message]
+    route:`, 1)
+	e := startEdge(t, routes)
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	client := &http.Client{Transport: tr}
+	target := "http://" + e.plain + "/grpc.testing.TestService/UnaryCall"
+
+	pre, err := http.NewRequestWithContext(callContext(t), http.MethodOptions, target, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pre.Host = grpcHost
+	pre.Header.Set("Origin", origin)
+	pre.Header.Set("Access-Control-Request-Method", "POST")
+	pre.Header.Set("Access-Control-Request-Headers", "content-type,x-grpc-web,x-user-agent")
+	resp, err := client.Do(pre)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Access-Control-Allow-Origin") != origin ||
+		!strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "x-grpc-web") {
+		t.Fatalf("preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+
+	msg, err := proto.Marshal(&testgrpc.SimpleRequest{Payload: grpcPayload("from a page")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	call, err := http.NewRequestWithContext(callContext(t), http.MethodPost, target, bytes.NewReader(grpcweb.AppendFrame(nil, 0, msg)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	call.Host = grpcHost
+	call.Header.Set("Origin", origin)
+	call.Header.Set("Content-Type", "application/grpc-web+proto")
+	call.Header.Set("X-Grpc-Web", "1")
+	resp, err = client.Do(call)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Header.Get("Access-Control-Allow-Origin") != origin || resp.Header.Get("Access-Control-Expose-Headers") != "grpc-status,grpc-message" {
+		t.Errorf("call's CORS headers: %v", resp.Header)
+	}
+	// grpc-go sends an empty grpc-message with OK; it is relayed as is.
+	if !bytes.HasSuffix(body, grpcweb.AppendTrailerFrame(nil, http.Header{"Grpc-Status": {"0"}, "Grpc-Message": {""}, "Body-Length": {"11"}})) {
+		t.Errorf("body %q does not end in the trailer frame with grpc-status 0", body)
+	}
+}
