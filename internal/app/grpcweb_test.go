@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/binary"
 	"io"
@@ -30,6 +31,8 @@ type webClient struct {
 	host string
 	// text selects application/grpc-web-text: base64 bodies both ways.
 	text bool
+	// h2 is set for HTTPS with HTTP/2, unset for plain HTTP/1.1.
+	h2   bool
 	http *http.Client
 }
 
@@ -37,6 +40,16 @@ func newWebClient(t *testing.T, addr string, text bool) *webClient {
 	tr := &http.Transport{} // no TLS, no h2c: HTTP/1.1
 	t.Cleanup(tr.CloseIdleConnections)
 	return &webClient{t: t, addr: addr, host: grpcHost, text: text, http: &http.Client{Transport: tr}}
+}
+
+// newWebClientH2 is a browser on HTTPS: HTTP/2 negotiated by ALPN.
+func newWebClientH2(t *testing.T, e *edge, text bool) *webClient {
+	tr := &http.Transport{
+		TLSClientConfig:   &tls.Config{RootCAs: e.roots, ServerName: grpcHost},
+		ForceAttemptHTTP2: true,
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &webClient{t: t, addr: e.tls, host: grpcHost, text: text, h2: true, http: &http.Client{Transport: tr}}
 }
 
 // webReply is what one call got.
@@ -82,8 +95,12 @@ func (c *webClient) call(method string, req proto.Message) *webReply {
 
 func (c *webClient) post(method, contentType string, body []byte) *webReply {
 	c.t.Helper()
+	scheme := "http://"
+	if c.h2 {
+		scheme = "https://"
+	}
 	hreq, err := http.NewRequestWithContext(callContext(c.t), http.MethodPost,
-		"http://"+c.addr+"/grpc.testing.TestService/"+method, bytes.NewReader(body))
+		scheme+c.addr+"/grpc.testing.TestService/"+method, bytes.NewReader(body))
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -99,8 +116,8 @@ func (c *webClient) post(method, contentType string, body []byte) *webReply {
 		c.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	if resp.ProtoMajor != 1 {
-		c.t.Fatalf("response over %s, want HTTP/1.1", resp.Proto)
+	if wantMajor := map[bool]int{false: 1, true: 2}[c.h2]; resp.ProtoMajor != wantMajor {
+		c.t.Fatalf("response over %s, want HTTP/%d", resp.Proto, wantMajor)
 	}
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
@@ -169,101 +186,110 @@ func (c *webClient) wantWebStatus(r *webReply, code codes.Code, msg string) {
 }
 
 // TestGRPCWebThroughGateway calls grpc-go's TestService through the
-// gateway's plain-text port with a gRPC-Web client over HTTP/1.1, in
-// binary and in base64 text form.
+// gateway with a gRPC-Web client, over HTTP/1.1 to the plain-text port
+// and over HTTP/2 to the HTTPS port, in binary and in base64 text form.
 func TestGRPCWebThroughGateway(t *testing.T) {
 	backend := startGRPCBackend(t)
 	e := startEdge(t, grpcRoutes(backend.addr))
 
-	for _, text := range []bool{false, true} {
-		name := map[bool]string{false: "grpc-web", true: "grpc-web-text"}[text]
-		t.Run(name, func(t *testing.T) {
-			c := newWebClient(t, e.plain, text)
+	clients := []struct {
+		name string
+		new  func(t *testing.T, text bool) *webClient
+	}{
+		{"http1", func(t *testing.T, text bool) *webClient { return newWebClient(t, e.plain, text) }},
+		{"h2", func(t *testing.T, text bool) *webClient { return newWebClientH2(t, e, text) }},
+	}
+	for _, cl := range clients {
+		for _, text := range []bool{false, true} {
+			name := cl.name + "/" + map[bool]string{false: "grpc-web", true: "grpc-web-text"}[text]
+			t.Run(name, func(t *testing.T) {
+				c := cl.new(t, text)
 
-			t.Run("unary", func(t *testing.T) {
-				r := c.call("UnaryCall", &testgrpc.SimpleRequest{Payload: grpcPayload("ping")})
-				if r.status != http.StatusOK {
-					t.Fatalf("HTTP %d", r.status)
-				}
-				c.wantWebStatus(r, codes.OK, "")
-				if len(r.messages) != 1 {
-					t.Fatalf("%d messages, want 1", len(r.messages))
-				}
-				var resp testgrpc.SimpleResponse
-				if err := proto.Unmarshal(r.messages[0], &resp); err != nil {
-					t.Fatal(err)
-				}
-				if got := string(resp.GetPayload().GetBody()); got != "ping" {
-					t.Errorf("payload %q, want ping", got)
-				}
-				// Custom trailers travel in the trailer frame, headers as
-				// headers.
-				if got := r.trailers["body-length"]; got != "4" {
-					t.Errorf("trailer body-length %q, want 4 (trailers %v)", got, r.trailers)
-				}
-				if got := r.header.Get("Seen-X-Forwarded-Proto"); got != "http" {
-					t.Errorf("backend saw X-Forwarded-Proto %q, want http", got)
-				}
-			})
-
-			t.Run("server streaming", func(t *testing.T) {
-				const n = 20
-				req := &testgrpc.StreamingOutputCallRequest{ResponseParameters: make([]*testgrpc.ResponseParameters, n)}
-				for i := range req.ResponseParameters {
-					req.ResponseParameters[i] = &testgrpc.ResponseParameters{}
-				}
-				r := c.call("StreamingOutputCall", req)
-				c.wantWebStatus(r, codes.OK, "")
-				if len(r.messages) != n {
-					t.Fatalf("%d messages, want %d", len(r.messages), n)
-				}
-				for i, m := range r.messages {
-					var resp testgrpc.StreamingOutputCallResponse
-					if err := proto.Unmarshal(m, &resp); err != nil {
+				t.Run("unary", func(t *testing.T) {
+					r := c.call("UnaryCall", &testgrpc.SimpleRequest{Payload: grpcPayload("ping")})
+					if r.status != http.StatusOK {
+						t.Fatalf("HTTP %d", r.status)
+					}
+					c.wantWebStatus(r, codes.OK, "")
+					if len(r.messages) != 1 {
+						t.Fatalf("%d messages, want 1", len(r.messages))
+					}
+					var resp testgrpc.SimpleResponse
+					if err := proto.Unmarshal(r.messages[0], &resp); err != nil {
 						t.Fatal(err)
 					}
-					if got, want := string(resp.GetPayload().GetBody()), strconv.Itoa(i); got != want {
-						t.Fatalf("message %d carries %q: out of order", i, got)
+					if got := string(resp.GetPayload().GetBody()); got != "ping" {
+						t.Errorf("payload %q, want ping", got)
 					}
-				}
-			})
-
-			t.Run("trailers-only error", func(t *testing.T) {
-				// grpc-go answers trailers-only; as Envoy, the gateway keeps
-				// the status in the headers and sends no trailer frame.
-				r := c.call("UnaryCall", &testgrpc.SimpleRequest{
-					ResponseStatus: &testgrpc.EchoStatus{Code: int32(codes.NotFound), Message: notFoundMsg},
+					// Custom trailers travel in the trailer frame, headers as
+					// headers.
+					if got := r.trailers["body-length"]; got != "4" {
+						t.Errorf("trailer body-length %q, want 4 (trailers %v)", got, r.trailers)
+					}
+					if got, want := r.header.Get("Seen-X-Forwarded-Proto"), map[bool]string{false: "http", true: "https"}[c.h2]; got != want {
+						t.Errorf("backend saw X-Forwarded-Proto %q, want %s", got, want)
+					}
 				})
-				if r.status != http.StatusOK {
-					t.Errorf("HTTP %d, want 200", r.status)
-				}
-				if r.trailers != nil || len(r.messages) != 0 {
-					t.Errorf("body: %d messages, trailer frame %v; want none", len(r.messages), r.trailers)
-				}
-				c.wantWebStatus(r, codes.NotFound, notFoundMsg)
-			})
 
-			t.Run("error after messages", func(t *testing.T) {
-				r := c.call("StreamingOutputCall", &testgrpc.StreamingOutputCallRequest{
-					ResponseParameters: []*testgrpc.ResponseParameters{{}, {}},
-					ResponseStatus:     &testgrpc.EchoStatus{Code: int32(codes.ResourceExhausted), Message: "quota"},
+				t.Run("server streaming", func(t *testing.T) {
+					const n = 20
+					req := &testgrpc.StreamingOutputCallRequest{ResponseParameters: make([]*testgrpc.ResponseParameters, n)}
+					for i := range req.ResponseParameters {
+						req.ResponseParameters[i] = &testgrpc.ResponseParameters{}
+					}
+					r := c.call("StreamingOutputCall", req)
+					c.wantWebStatus(r, codes.OK, "")
+					if len(r.messages) != n {
+						t.Fatalf("%d messages, want %d", len(r.messages), n)
+					}
+					for i, m := range r.messages {
+						var resp testgrpc.StreamingOutputCallResponse
+						if err := proto.Unmarshal(m, &resp); err != nil {
+							t.Fatal(err)
+						}
+						if got, want := string(resp.GetPayload().GetBody()), strconv.Itoa(i); got != want {
+							t.Fatalf("message %d carries %q: out of order", i, got)
+						}
+					}
 				})
-				if len(r.messages) != 2 || r.trailers == nil {
-					t.Fatalf("%d messages, trailer frame %v; want 2 and a trailer frame", len(r.messages), r.trailers)
-				}
-				c.wantWebStatus(r, codes.ResourceExhausted, "quota")
-			})
 
-			t.Run("no route: Envoy's local reply as a gRPC-Web status", func(t *testing.T) {
-				other := *c
-				other.host = "nowhere.example.com"
-				r := other.call("UnaryCall", &testgrpc.SimpleRequest{})
-				if r.status != http.StatusNotFound {
-					t.Errorf("HTTP %d, want 404", r.status)
-				}
-				other.wantWebStatus(r, codes.Unimplemented, "")
+				t.Run("trailers-only error", func(t *testing.T) {
+					// grpc-go answers trailers-only; as Envoy, the gateway keeps
+					// the status in the headers and sends no trailer frame.
+					r := c.call("UnaryCall", &testgrpc.SimpleRequest{
+						ResponseStatus: &testgrpc.EchoStatus{Code: int32(codes.NotFound), Message: notFoundMsg},
+					})
+					if r.status != http.StatusOK {
+						t.Errorf("HTTP %d, want 200", r.status)
+					}
+					if r.trailers != nil || len(r.messages) != 0 {
+						t.Errorf("body: %d messages, trailer frame %v; want none", len(r.messages), r.trailers)
+					}
+					c.wantWebStatus(r, codes.NotFound, notFoundMsg)
+				})
+
+				t.Run("error after messages", func(t *testing.T) {
+					r := c.call("StreamingOutputCall", &testgrpc.StreamingOutputCallRequest{
+						ResponseParameters: []*testgrpc.ResponseParameters{{}, {}},
+						ResponseStatus:     &testgrpc.EchoStatus{Code: int32(codes.ResourceExhausted), Message: "quota"},
+					})
+					if len(r.messages) != 2 || r.trailers == nil {
+						t.Fatalf("%d messages, trailer frame %v; want 2 and a trailer frame", len(r.messages), r.trailers)
+					}
+					c.wantWebStatus(r, codes.ResourceExhausted, "quota")
+				})
+
+				t.Run("no route: Envoy's local reply as a gRPC-Web status", func(t *testing.T) {
+					other := *c
+					other.host = "nowhere.example.com"
+					r := other.call("UnaryCall", &testgrpc.SimpleRequest{})
+					if r.status != http.StatusNotFound {
+						t.Errorf("HTTP %d, want 404", r.status)
+					}
+					other.wantWebStatus(r, codes.Unimplemented, "")
+				})
 			})
-		})
+		}
 	}
 
 	t.Run("invalid base64", func(t *testing.T) {
