@@ -95,7 +95,8 @@ func (b *textBody) Read(p []byte) (int, error) {
 			return 0, b.err
 		}
 		if b.in == nil {
-			b.in = make([]byte, 16<<10)
+			// A request is one message, usually small.
+			b.in = make([]byte, 4<<10)
 		}
 		n, err := b.src.Read(b.in)
 		var derr error
