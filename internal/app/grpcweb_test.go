@@ -185,12 +185,34 @@ func (c *webClient) wantWebStatus(r *webReply, code codes.Code, msg string) {
 	}
 }
 
+// noEndpointsHost routes to a gRPC Service that selects no endpoint.
+const noEndpointsHost = "empty.example.com"
+
+const noEndpointsRoutes = `---
+apiVersion: v1
+kind: Service
+metadata: {name: no-endpoints, namespace: default}
+spec:
+  selector: {app: nothing}
+  ports:
+  - {name: grpc, port: 9000}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: no-endpoints, namespace: default}
+spec:
+  hosts: [` + noEndpointsHost + `]
+  gateways: [istio-system/edge]
+  http:
+  - route: [{destination: {host: no-endpoints.default.svc.cluster.local, port: {number: 9000}}}]
+`
+
 // TestGRPCWebThroughGateway calls grpc-go's TestService through the
 // gateway with a gRPC-Web client, over HTTP/1.1 to the plain-text port
 // and over HTTP/2 to the HTTPS port, in binary and in base64 text form.
 func TestGRPCWebThroughGateway(t *testing.T) {
 	backend := startGRPCBackend(t)
-	e := startEdge(t, grpcRoutes(backend.addr))
+	e := startEdge(t, grpcRoutes(backend.addr)+noEndpointsRoutes)
 
 	clients := []struct {
 		name string
@@ -279,14 +301,33 @@ func TestGRPCWebThroughGateway(t *testing.T) {
 					c.wantWebStatus(r, codes.ResourceExhausted, "quota")
 				})
 
-				t.Run("no route: Envoy's local reply as a gRPC-Web status", func(t *testing.T) {
+				t.Run("no route: Envoy's local reply, in gRPC-Web form", func(t *testing.T) {
+					// The local reply is plain HTTP (Envoy decides "gRPC?"
+					// before the conversion) without a body: it keeps 404,
+					// gains the gRPC-Web content type and, as in Envoy, no
+					// grpc-status; the client reads the HTTP status.
 					other := *c
 					other.host = "nowhere.example.com"
 					r := other.call("UnaryCall", &testgrpc.SimpleRequest{})
 					if r.status != http.StatusNotFound {
 						t.Errorf("HTTP %d, want 404", r.status)
 					}
-					other.wantWebStatus(r, codes.Unimplemented, "")
+					if code, _ := r.grpcStatus(); code != "" || r.trailers != nil {
+						t.Errorf("grpc-status %q, trailer frame %v; want neither", code, r.trailers)
+					}
+					if ct, want := r.header.Get("Content-Type"), map[bool]string{false: "application/grpc-web+proto", true: "application/grpc-web-text+proto"}[c.text]; ct != want {
+						t.Errorf("Content-Type %q, want %q", ct, want)
+					}
+				})
+
+				t.Run("no healthy upstream: the reply's body becomes grpc-message", func(t *testing.T) {
+					other := *c
+					other.host = noEndpointsHost
+					r := other.call("UnaryCall", &testgrpc.SimpleRequest{})
+					if r.status != http.StatusServiceUnavailable {
+						t.Errorf("HTTP %d, want 503", r.status)
+					}
+					other.wantWebStatus(r, codes.Unavailable, "no healthy upstream")
 				})
 			})
 		}

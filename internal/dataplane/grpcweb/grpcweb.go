@@ -28,7 +28,8 @@
 //     local replies, an HTTP/1.1 error page) keeps its status and becomes
 //     a gRPC-Web status: grpc-status mapped from the HTTP status as gRPC
 //     maps it, grpc-message the percent-encoded body (at most 16 KiB), an
-//     empty body.
+//     empty body. Without a body it only changes its content type, as in
+//     Envoy, and the client reads the HTTP status.
 //
 // gRPC-Web has no client streaming: a request is one message, so the
 // request side never needs to be interleaved with the response.

@@ -187,7 +187,7 @@ func TestWrap(t *testing.T) {
 			body2:        "",
 		},
 		{
-			name:   "non-gRPC 404 without body",
+			name:   "non-gRPC 404 without a body",
 			header: map[string]string{"Content-Type": "application/grpc-web"},
 			body:   ping,
 			respond: func(w http.ResponseWriter, _ *http.Request) {
@@ -195,7 +195,9 @@ func TestWrap(t *testing.T) {
 			},
 			upstreamBody: ping,
 			status:       404,
-			response:     map[string]string{"Grpc-Status": "12", "Grpc-Message": "", "Content-Length": "0"},
+			// As Envoy: a response that ends with its headers gets no
+			// grpc-status; the client reads the HTTP status.
+			response: map[string]string{"Content-Type": "application/grpc-web+proto", "Grpc-Status": "", "Grpc-Message": "", "Content-Length": "0"},
 		},
 		{
 			name:   "200 that is not gRPC: UNKNOWN, message percent-encoded",

@@ -157,12 +157,13 @@ func (rw *responseWriter) finish() {
 		rw.WriteHeader(http.StatusOK)
 		rw.finish()
 	case modeStatus:
-		h := rw.header
-		h.Set("Grpc-Status", strconv.Itoa(statusFromHTTP(rw.status)))
+		// A response with a body gets the status Envoy gives it when the
+		// body ends. One that ends with its headers (no body, as a 404
+		// NR) gets none in Envoy: only the content type changes, and a
+		// gRPC-Web client falls back to the HTTP status.
 		if len(rw.body) > 0 {
-			h.Set("Grpc-Message", percentEncode(rw.body))
-		} else {
-			h.Del("Grpc-Message")
+			rw.header.Set("Grpc-Status", strconv.Itoa(statusFromHTTP(rw.status)))
+			rw.header.Set("Grpc-Message", percentEncode(rw.body))
 		}
 		rw.sendHeader(true)
 	case modeGRPC:
