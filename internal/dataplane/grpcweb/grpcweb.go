@@ -92,12 +92,21 @@ func Wrap(next http.Handler) http.Handler {
 		if r.ContentLength != 0 {
 			r.ContentLength = -1
 		}
+		ctx := context.WithValue(r.Context(), translatedKey{}, true)
 		var body *textBody
 		if textRequest && r.Body != nil && r.Body != http.NoBody {
-			body = &textBody{src: r.Body}
+			// A body that is not base64 is the client's fault: it ends the
+			// request as a client that went away does, so the data plane
+			// neither answers nor holds it against the upstream (no
+			// retry, no outlier-detection failure); the 400 comes from
+			// here, as Envoy's filter answers it.
+			var cancel context.CancelCauseFunc
+			ctx, cancel = context.WithCancelCause(ctx)
+			defer cancel(nil)
+			body = &textBody{src: r.Body, abort: cancel}
 			r.Body = body
 		}
-		r = r.WithContext(context.WithValue(r.Context(), translatedKey{}, true))
+		r = r.WithContext(ctx)
 
 		rw := newResponseWriter(w, textResponse)
 		next.ServeHTTP(rw, r)

@@ -3,6 +3,7 @@ package grpcweb
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -313,6 +314,33 @@ func TestWrap(t *testing.T) {
 				t.Errorf("body\n got %q\nwant %q", body, tt.body2)
 			}
 		})
+	}
+}
+
+// TestBadBase64EndsTheRequest: the handler's context ends, with
+// ErrBadBase64 as its cause, as soon as the body turns out bad, so the
+// data plane sees a client that went away rather than a failing upstream.
+func TestBadBase64EndsTheRequest(t *testing.T) {
+	var cause error
+	h := Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Context().Err() != nil {
+			t.Error("context ended before the body was read")
+		}
+		_, err := io.ReadAll(r.Body)
+		if !errors.Is(err, ErrBadBase64) {
+			t.Errorf("body read: %v, want ErrBadBase64", err)
+		}
+		cause = context.Cause(r.Context())
+	}))
+	r := httptest.NewRequest(http.MethodPost, "/s/m", strings.NewReader("AAAA\x00AAA"))
+	r.Header.Set("Content-Type", ContentTypeGRPCWebText)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	if !errors.Is(cause, ErrBadBase64) {
+		t.Errorf("context cause %v, want ErrBadBase64", cause)
+	}
+	if rec.Code != http.StatusBadRequest || rec.Header().Get("Grpc-Status") != "13" {
+		t.Errorf("answer %d grpc-status %q, want 400 and 13", rec.Code, rec.Header().Get("Grpc-Status"))
 	}
 }
 

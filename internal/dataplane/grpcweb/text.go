@@ -2,6 +2,7 @@ package grpcweb
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"errors"
 	"io"
@@ -80,13 +81,15 @@ func decodeGroups(dst, src []byte) ([]byte, error) {
 // bad is atomic: the transport may read the body on its own goroutine
 // while the handler returns.
 type textBody struct {
-	src  io.ReadCloser
-	dec  TextDecoder
-	out  []byte // decoded, not yet read
-	in   []byte // read buffer
-	err  error
-	bad  atomic.Bool
-	done bool
+	src io.ReadCloser
+	// abort ends the request when the body turns out not to be base64.
+	abort context.CancelCauseFunc
+	dec   TextDecoder
+	out   []byte // decoded, not yet read
+	in    []byte // read buffer
+	err   error
+	bad   atomic.Bool
+	done  bool
 }
 
 func (b *textBody) Read(p []byte) (int, error) {
@@ -109,6 +112,9 @@ func (b *textBody) Read(p []byte) (int, error) {
 			b.out = b.out[:0]
 			b.err = derr
 			b.bad.Store(true)
+			// Before the error reaches the transport, so the request's
+			// context already says why when the failure is classified.
+			b.abort(derr)
 		case err != nil:
 			b.err = err
 		}
