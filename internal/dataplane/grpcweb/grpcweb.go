@@ -13,7 +13,10 @@
 //   - A converted request gets Content-Type application/grpc, TE: trailers,
 //     grpc-accept-encoding identity,deflate,gzip (unless the client sent
 //     one) and loses its Content-Length. A -text body is base64 and may
-//     arrive in several padded chunks; it is decoded as it streams.
+//     arrive in several padded chunks; it is decoded as it streams. One
+//     that is not base64 ends the request as the client's failure (the
+//     data plane logs DC and holds nothing against the upstream) and is
+//     answered as Envoy answers it: 400, grpc-status 13 (INTERNAL).
 //     x-grpc-web and x-user-agent are relayed unchanged.
 //   - A gRPC response (200 with a gRPC content type, or a trailers-only
 //     response carrying grpc-status in its headers) keeps its status and
