@@ -2,9 +2,11 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/binary"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -31,6 +34,8 @@ type webClient struct {
 	host string
 	// text selects application/grpc-web-text: base64 bodies both ways.
 	text bool
+	// header is added to every request.
+	header http.Header
 	// h2 is set for HTTPS with HTTP/2, unset for plain HTTP/1.1.
 	h2   bool
 	http *http.Client
@@ -108,6 +113,9 @@ func (c *webClient) post(method, contentType string, body []byte) *webReply {
 	hreq.Header.Set("Content-Type", contentType)
 	if c.text {
 		hreq.Header.Set("Accept", "application/grpc-web-text")
+	}
+	for k, vs := range c.header {
+		hreq.Header[k] = vs
 	}
 	hreq.Header.Set("X-Grpc-Web", "1")
 	hreq.Header.Set("X-User-Agent", "grpc-web-javascript/0.1")
@@ -332,6 +340,31 @@ func TestGRPCWebThroughGateway(t *testing.T) {
 			})
 		}
 	}
+
+	t.Run("grpc-timeout", func(t *testing.T) {
+		// The deadline is honoured as for gRPC; its expiry is the
+		// router's 504, a plain local reply for a gRPC-Web request in
+		// Envoy, so the client gets 504 with grpc-status 14.
+		c := newWebClient(t, e.plain, false)
+		msg, err := proto.Marshal(&testgrpc.SimpleRequest{Payload: grpcPayload("hang")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.header = http.Header{"Grpc-Timeout": {"300m"}}
+		r := c.post("UnaryCall", "application/grpc-web+proto", grpcweb.AppendFrame(nil, 0, msg))
+		if r.status != http.StatusGatewayTimeout {
+			t.Errorf("HTTP %d, want 504", r.status)
+		}
+		c.wantWebStatus(r, codes.Unavailable, "upstream request timeout")
+		select {
+		case err := <-backend.ended:
+			if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("backend call ended with %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("the backend's call was not cancelled within 5s of the deadline")
+		}
+	})
 
 	t.Run("invalid base64", func(t *testing.T) {
 		c := newWebClient(t, e.plain, true)

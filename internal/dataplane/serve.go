@@ -182,8 +182,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, address string, x
 	if d := requestTimeout(rt, r, x.grpc); d > 0 {
 		// A deadline the client set itself expires at the client at the
 		// same moment; answering it as DEADLINE_EXCEEDED keeps the
-		// client's view consistent whichever timer fires first.
-		x.clientDeadline = x.grpc && d != rt.Timeout
+		// client's view consistent whichever timer fires first. A
+		// gRPC-Web client gets Envoy's plain 504 instead, which the
+		// bridge turns into UNAVAILABLE (see reply).
+		x.clientDeadline = x.grpc && !x.grpcWeb && d != rt.Timeout
 		// The route timeout covers every attempt and the backoff between
 		// them, until the response is complete.
 		var cancel context.CancelFunc
