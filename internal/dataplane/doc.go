@@ -9,8 +9,9 @@
 // request half-way.
 //
 // A request goes through the steps of Envoy's filter chain, in its order:
-// CORS (cors.go: preflights answered here), fault injection (fault.go:
-// delay, then abort), then the router: a direct response or redirect
+// gRPC-Web conversion (package grpcweb, around the whole handler), CORS
+// (cors.go: preflights answered here), fault injection (fault.go: delay,
+// then abort), then the router: a direct response or redirect
 // (rewrite.go), or the choice of a destination and endpoint, the route's
 // header operations and rewrites (headers.go, rewrite.go) and the
 // attempts (retry.go, attempt.go) under the route timeout (timeout.go)

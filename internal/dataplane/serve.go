@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync/atomic"
 
+	"github.com/meshgate/meshgate/internal/dataplane/grpcweb"
 	"github.com/meshgate/meshgate/internal/dataplane/upstream"
 	"github.com/meshgate/meshgate/internal/lb"
 	"github.com/meshgate/meshgate/internal/snapshot"
@@ -42,6 +43,10 @@ type exchange struct {
 	body *requestBody
 	// grpc marks a gRPC request: local replies become gRPC statuses.
 	grpc bool
+	// grpcWeb marks a gRPC request converted from gRPC-Web: its local
+	// replies stay plain HTTP, which the gRPC-Web bridge turns into a
+	// status with the HTTP code kept, as Envoy does.
+	grpcWeb bool
 	// clientDeadline marks a gRPC request whose deadline came from its
 	// own grpc-timeout rather than from the route timeout.
 	clientDeadline bool
@@ -86,6 +91,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, address string) {
 		x.rec.RequestedServerName = r.TLS.ServerName
 	}
 	x.grpc = isGRPC(r)
+	x.grpcWeb = grpcweb.Translated(r)
 	ensureRequestID(r)
 	x.rec.RequestID = r.Header.Get("X-Request-Id")
 	x.span = s.opts.Tracer.Start(r)
@@ -199,8 +205,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, address string, x
 	if d := requestTimeout(rt, r, x.grpc); d > 0 {
 		// A deadline the client set itself expires at the client at the
 		// same moment; answering it as DEADLINE_EXCEEDED keeps the
-		// client's view consistent whichever timer fires first.
-		x.clientDeadline = x.grpc && d != rt.Timeout
+		// client's view consistent whichever timer fires first. A
+		// gRPC-Web client gets Envoy's plain 504 instead, which the
+		// bridge turns into UNAVAILABLE (see reply).
+		x.clientDeadline = x.grpc && !x.grpcWeb && d != rt.Timeout
 		// The route timeout covers every attempt and the backoff between
 		// them, until the response is complete.
 		var cancel context.CancelFunc
@@ -236,9 +244,11 @@ func pickWeighted(ds []snapshot.WeightedCluster, rnd lb.Rand) int {
 
 // reply answers locally, as Envoy does for requests it cannot route. A
 // gRPC client gets the gRPC form: HTTP 200 with the status in grpc-status.
+// A gRPC-Web client gets the plain reply, which the gRPC-Web bridge turns
+// into its own form.
 func reply(w http.ResponseWriter, x *exchange, status int, flag accesslog.Flags, body string) {
 	x.rec.Flags |= flag
-	if x.grpc {
+	if x.grpc && !x.grpcWeb {
 		writeGRPCStatus(w, grpcStatusFromHTTP(status), body)
 		return
 	}

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/meshgate/meshgate/internal/dataplane/grpcweb"
 	"github.com/meshgate/meshgate/internal/dataplane/upstream"
 	"github.com/meshgate/meshgate/internal/lb"
 	"github.com/meshgate/meshgate/internal/snapshot"
@@ -142,15 +143,63 @@ func (s *Server) Close() {
 // SocketAddress). The handler follows configuration changes: it looks its
 // listener up in the current state on every request.
 func (s *Server) Handler(address string) http.Handler {
-	return &listenerHandler{server: s, address: address}
+	h := &listenerHandler{server: s, address: address}
+	h.grpcWeb = grpcweb.Wrap(http.HandlerFunc(h.serve))
+	return h
 }
 
 type listenerHandler struct {
 	server  *Server
 	address string
+	// grpcWeb is serve behind the gRPC-Web bridge.
+	grpcWeb http.Handler
 }
 
+// ServeHTTP bridges a gRPC-Web request to gRPC when bridgeGRPCWeb says
+// so, and serves every other request as it is.
 func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if grpcweb.IsRequest(r) && h.bridgeGRPCWeb(r) {
+		h.grpcWeb.ServeHTTP(w, r)
+		return
+	}
+	h.serve(w, r)
+}
+
+// bridgeGRPCWeb decides who converts a gRPC-Web request. Istio puts
+// Envoy's grpc_web filter on gateway servers of protocol GRPC-WEB and
+// on the sidecars of backends whose port says grpc-web, which meshgate
+// has no equivalent of. So the gateway converts on a GRPC-WEB listener,
+// and on any other listener when the route sends the request to a
+// backend that speaks gRPC (HTTP/2); a request routed to an HTTP/1.1
+// backend passes through untouched, since only a gRPC-Web server can
+// answer it there. A request no route takes gets its 404 in gRPC-Web
+// form.
+func (h *listenerHandler) bridgeGRPCWeb(r *http.Request) bool {
+	st := h.server.state.Load()
+	if st == nil {
+		return false
+	}
+	ls := st.listeners[h.address]
+	if ls == nil {
+		return false
+	}
+	if ls.spec.Protocol == snapshot.ProtocolGRPCWeb {
+		return true
+	}
+	_, rt := ls.table.Route(r)
+	if rt == nil {
+		// The 404 is the gateway's own: answer it in gRPC-Web form.
+		return true
+	}
+	for _, d := range rt.Destinations {
+		if c := st.upstreams.Cluster(d.Cluster); c != nil && c.Spec.UpstreamProtocol == snapshot.UpstreamH2C {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *listenerHandler) serve(w http.ResponseWriter, r *http.Request) {
 	h.server.serve(w, r, h.address)
 }
 
