@@ -237,7 +237,10 @@ func (cl *Client) exchange(ctx context.Context, c *conn, req *http.Request, trac
 		}
 		_ = c.nc.SetDeadline(time.Time{})
 		resp.Body = &upgradeBody{c: c}
-		resp.ContentLength = -1
+		// As net/http reports it: no body in the HTTP sense. (-1 would
+		// make http.Response.Write, with which a reverse proxy relays
+		// the 101, add "Connection: close".)
+		resp.ContentLength = 0
 		return resp, false, nil
 	}
 	if !keepAlive(resp) {

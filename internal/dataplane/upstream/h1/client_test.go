@@ -404,8 +404,8 @@ func TestUpgrade(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	rw, ok := resp.Body.(io.ReadWriteCloser)
-	if resp.StatusCode != 101 || !ok {
-		t.Fatalf("status %d, body writable %v; want 101 and a writable body", resp.StatusCode, ok)
+	if resp.StatusCode != 101 || !ok || resp.ContentLength != 0 {
+		t.Fatalf("status %d, body writable %v, ContentLength %d; want 101, a writable body, 0 (as net/http)", resp.StatusCode, ok, resp.ContentLength)
 	}
 	io.WriteString(rw, "ping")
 	buf := make([]byte, 4)
