@@ -218,6 +218,15 @@ func (b *attemptBody) Close() error {
 	return err
 }
 
+// WriteTo lets io.Copy reach the body's own WriteTo (the h1 client's
+// splices a large body straight between sockets).
+func (b *attemptBody) WriteTo(w io.Writer) (int64, error) {
+	if wt, ok := b.ReadCloser.(io.WriterTo); ok {
+		return wt.WriteTo(w)
+	}
+	return io.Copy(w, struct{ io.Reader }{b.ReadCloser})
+}
+
 // attemptUpgradeBody is an attemptBody for a 101 response, whose body is
 // the upgraded connection.
 type attemptUpgradeBody struct {

@@ -185,6 +185,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, address string, x
 		defer cancel()
 	}
 	x.ctx = ctx
+	if usesH1Path(c.Transport, r) {
+		s.forwardH1(w, r, ctx, x)
+		return
+	}
 	s.proxy.ServeHTTP(w, r.WithContext(ctx))
 }
 

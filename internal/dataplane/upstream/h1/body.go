@@ -241,6 +241,55 @@ func (b *body) release(reuse bool) {
 	}
 }
 
+// WriteTo copies the rest of the body to w. A content-length body's bytes
+// not yet buffered are copied from the connection itself, so a writer
+// that can (a *net.TCPConn under an http.ResponseWriter) splices them
+// between the sockets in the kernel.
+func (b *body) WriteTo(w io.Writer) (int64, error) {
+	if b.err != nil {
+		if b.err == io.EOF {
+			return 0, nil
+		}
+		return 0, b.err
+	}
+	if b.mode != contentLength {
+		bp := bufPool.Get().(*[]byte)
+		defer bufPool.Put(bp)
+		return io.CopyBuffer(w, onlyReader{b}, *bp)
+	}
+	var written int64
+	// What the reader already holds goes first.
+	if n := min(int64(b.c.br.Buffered()), b.remaining); n > 0 {
+		p, _ := b.c.br.Peek(int(n))
+		m, err := w.Write(p)
+		_, _ = b.c.br.Discard(m)
+		written += int64(m)
+		b.remaining -= int64(m)
+		if err != nil {
+			b.fail(err)
+			return written, err
+		}
+	}
+	if b.remaining > 0 {
+		n, err := io.CopyN(w, b.c.nc, b.remaining)
+		written += n
+		b.remaining -= n
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			b.fail(err)
+			return written, err
+		}
+	}
+	b.finish(io.EOF, b.keep)
+	return written, nil
+}
+
+// onlyReader hides every method but Read, so io.CopyBuffer uses its
+// buffer rather than calling back into WriteTo.
+type onlyReader struct{ io.Reader }
+
 func (b *body) Close() error {
 	if b.err == nil {
 		b.err = errBodyClosed
