@@ -47,14 +47,10 @@ func (cl *Client) RoundTrip(req *http.Request) (*http.Response, error) {
 			closeBody(req)
 			return nil, err
 		}
-		c := cl.get(addr)
-		reused := c != nil
-		if c == nil {
-			var err error
-			if c, err = cl.dial(ctx, addr); err != nil {
-				closeBody(req)
-				return nil, err
-			}
+		c, reused, err := cl.connect(ctx, addr)
+		if err != nil {
+			closeBody(req)
+			return nil, err
 		}
 		if trace != nil && trace.GotConn != nil {
 			trace.GotConn(httptrace.GotConnInfo{Conn: c.nc, Reused: reused, WasIdle: reused})
@@ -114,8 +110,7 @@ func (cl *Client) exchange(ctx context.Context, c *conn, req *http.Request, trac
 
 	var stop func() bool
 	if ctx.Done() != nil {
-		nc := c.nc
-		stop = context.AfterFunc(ctx, func() { _ = nc.SetDeadline(aLongTimeAgo) })
+		stop = context.AfterFunc(ctx, c.interrupt)
 	}
 	fail := func(e error) (*http.Response, bool, error) {
 		if stop != nil {

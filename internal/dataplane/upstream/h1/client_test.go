@@ -510,3 +510,84 @@ func TestInvalidRequestHead(t *testing.T) {
 		t.Errorf("body %q; want the value with its line break turned to spaces", body)
 	}
 }
+
+// limitedConn gives its place back to the dialer when closed.
+type limitedConn struct {
+	net.Conn
+	once sync.Once
+	free chan struct{}
+}
+
+func (c *limitedConn) Close() error {
+	c.once.Do(func() { <-c.free })
+	return c.Conn.Close()
+}
+
+// A dialer that allows one connection and waits for it to close (as
+// maxConnections does) must not stall a request once that connection
+// goes idle: the freed connection is handed to the waiting request.
+func TestWaitingRequestGetsFreedConnection(t *testing.T) {
+	release := make(chan struct{})
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			<-release
+		}
+		io.WriteString(w, r.URL.Path)
+	}))
+	t.Cleanup(ts.Close)
+	slots := make(chan struct{}, 1)
+	var dials atomic.Int32
+	c := New(Options{Dial: func(ctx context.Context, addr string) (net.Conn, error) {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		dials.Add(1)
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			<-slots
+			return nil, err
+		}
+		return &limitedConn{Conn: conn, free: slots}, nil
+	}})
+	t.Cleanup(c.Close)
+
+	slow := make(chan string, 1)
+	go func() {
+		resp, err := c.RoundTrip(newRequest(t, "GET", ts.URL+"/slow", nil))
+		if err != nil {
+			slow <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		slow <- string(b)
+	}()
+	for dials.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	fast := make(chan string, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		resp, err := c.RoundTrip(newRequest(t, "GET", ts.URL+"/fast", nil).WithContext(ctx))
+		if err != nil {
+			fast <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		fast <- string(b)
+	}()
+	close(release)
+	if got := <-slow; got != "/slow" {
+		t.Errorf("slow request: %q", got)
+	}
+	if got := <-fast; got != "/fast" {
+		t.Errorf("waiting request: %q, want /fast on the freed connection", got)
+	}
+	if n := dials.Load(); n != 1 {
+		t.Errorf("%d connections dialed, want 1", n)
+	}
+}

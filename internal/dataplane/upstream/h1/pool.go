@@ -56,6 +56,10 @@ type Client struct {
 type hostPool struct {
 	addr string
 	idle []*conn
+	// waiters are requests waiting for a connection while one is dialed
+	// for them; put hands a freed (or newly dialed) connection to the
+	// longest waiting one.
+	waiters []chan *conn
 }
 
 // New returns a Client with the given options.
@@ -89,6 +93,10 @@ type conn struct {
 	idleAt   time.Time
 	// scratch collects response heads; reused across responses.
 	scratch []byte
+	// interrupt fails the connection's pending reads and writes: what a
+	// cancelled request context calls. Made once per connection rather
+	// than once per request.
+	interrupt func()
 }
 
 var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
@@ -157,10 +165,15 @@ func (cl *Client) put(c *conn) {
 		c.close()
 		return
 	}
-	hp := cl.hosts[c.addr]
-	if hp == nil {
-		hp = &hostPool{addr: c.addr}
-		cl.hosts[c.addr] = hp
+	hp := cl.hostLocked(c.addr)
+	if len(hp.waiters) > 0 {
+		w := hp.waiters[0]
+		hp.waiters = hp.waiters[1:]
+		// Sent under the lock (w has room for one), so a waiter that
+		// gives up finds either itself in the list or the connection.
+		w <- c
+		cl.mu.Unlock()
+		return
 	}
 	if len(hp.idle) >= cl.opts.MaxIdlePerHost {
 		cl.mu.Unlock()
@@ -206,7 +219,7 @@ func (cl *Client) sweepIdle() {
 		clear(hp.idle[len(kept):])
 		hp.idle = kept
 		remaining += len(kept)
-		if len(kept) == 0 {
+		if len(kept) == 0 && len(hp.waiters) == 0 {
 			delete(cl.hosts, addr)
 		}
 	}
@@ -226,7 +239,10 @@ func (cl *Client) CloseIdleConnections() {
 	var all []*conn
 	for addr, hp := range cl.hosts {
 		all = append(all, hp.idle...)
-		delete(cl.hosts, addr)
+		hp.idle = nil
+		if len(hp.waiters) == 0 {
+			delete(cl.hosts, addr)
+		}
 	}
 	cl.mu.Unlock()
 	for _, c := range all {
@@ -256,6 +272,81 @@ func (cl *Client) IdleConns(addr string) int {
 	return 0
 }
 
+func (cl *Client) hostLocked(addr string) *hostPool {
+	hp := cl.hosts[addr]
+	if hp == nil {
+		hp = &hostPool{addr: addr}
+		cl.hosts[addr] = hp
+	}
+	return hp
+}
+
+// connect returns an idle connection to addr, or else the first to come
+// of a new one and one freed by another request. Waiting only for the
+// dial could wait for ever: a dialer that limits connections (Istio's
+// maxConnections) waits for one to close, while the connections it
+// counts go idle, not closed, when their requests end. So the dial runs
+// on its own goroutine and delivers its connection through put, which
+// hands it, like any freed connection, to the longest waiting request.
+//
+// reused reports a connection that has been idle in the pool or carried a
+// request before: the server may have closed it meanwhile.
+func (cl *Client) connect(ctx context.Context, addr string) (c *conn, reused bool, err error) {
+	if c := cl.get(addr); c != nil {
+		return c, true, nil
+	}
+	w := make(chan *conn, 1)
+	cl.mu.Lock()
+	hp := cl.hostLocked(addr)
+	hp.waiters = append(hp.waiters, w)
+	cl.mu.Unlock()
+	failed := make(chan error, 1)
+	go func() {
+		c, err := cl.dial(ctx, addr)
+		if err != nil {
+			failed <- err
+			return
+		}
+		cl.put(c)
+	}()
+	select {
+	case c := <-w:
+		return c, c.requests > 0, nil
+	case err := <-failed:
+		if c := cl.unwait(addr, w); c != nil {
+			return c, c.requests > 0, nil
+		}
+		return nil, false, err
+	case <-ctx.Done():
+		if c := cl.unwait(addr, w); c != nil {
+			cl.put(c)
+		}
+		return nil, false, ctx.Err()
+	}
+}
+
+// unwait removes waiter w of addr; if a connection was handed to it
+// meanwhile, that connection is returned.
+func (cl *Client) unwait(addr string, w chan *conn) *conn {
+	cl.mu.Lock()
+	if hp := cl.hosts[addr]; hp != nil {
+		for i, x := range hp.waiters {
+			if x == w {
+				hp.waiters = append(hp.waiters[:i:i], hp.waiters[i+1:]...)
+				cl.mu.Unlock()
+				return nil
+			}
+		}
+	}
+	cl.mu.Unlock()
+	select {
+	case c := <-w:
+		return c
+	default:
+		return nil
+	}
+}
+
 // dial opens a new connection to addr.
 func (cl *Client) dial(ctx context.Context, addr string) (*conn, error) {
 	nc, err := cl.opts.Dial(ctx, addr)
@@ -264,5 +355,7 @@ func (cl *Client) dial(ctx context.Context, addr string) (*conn, error) {
 	}
 	br := readerPool.Get().(*bufio.Reader)
 	br.Reset(nc)
-	return &conn{nc: nc, br: br, addr: addr, created: time.Now()}, nil
+	c := &conn{nc: nc, br: br, addr: addr, created: time.Now()}
+	c.interrupt = func() { _ = nc.SetDeadline(aLongTimeAgo) }
+	return c, nil
 }
