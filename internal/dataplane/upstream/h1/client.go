@@ -20,8 +20,11 @@ const maxStaleRetries = 3
 // without a goroutine watching it.
 var aLongTimeAgo = time.Unix(1, 0)
 
-// ErrClientClosed is returned by requests made after Close.
-var ErrClientClosed = errors.New("h1: client closed")
+// maxInterim bounds the 1xx responses before a final one, so a server
+// cannot keep a request busy with them for ever.
+const maxInterim = 10
+
+var errTooManyInterim = errors.New("h1: too many 1xx responses")
 
 // RoundTrip sends req on a pooled connection to req.URL.Host and reads the
 // response head. The response body reads from the connection; closing it
@@ -134,13 +137,9 @@ func (cl *Client) exchange(ctx context.Context, c *conn, req *http.Request, trac
 	chunked := hasBody && req.ContentLength <= 0
 	if err := writeHead(bw, req, closeAfter, chunked); err != nil {
 		closeBody(req)
-		if stop != nil {
-			stop()
-		}
-		// Nothing was sent: the connection is still good.
-		c.requests--
-		cl.put(c)
-		return nil, false, err
+		// Part of a long head may already be on the wire: the
+		// connection is not reused.
+		return fail(err)
 	}
 	early = true
 	expect := hasBody && hasToken(req.Header["Expect"], "100-continue")
@@ -183,7 +182,11 @@ func (cl *Client) exchange(ctx context.Context, c *conn, req *http.Request, trac
 		closeAfter = true
 	}
 
-	for {
+	for interim := 0; ; interim++ {
+		if interim > maxInterim {
+			closeBody(req)
+			return fail(errTooManyInterim)
+		}
 		if _, err := c.br.Peek(1); err != nil {
 			closeBody(req)
 			if bodyErr != nil {

@@ -69,6 +69,7 @@ func TestMalformedResponses(t *testing.T) {
 		{name: "negative content-length", response: "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", headErr: true},
 		{name: "unknown transfer-encoding", response: "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", headErr: true},
 		{name: "head too large", response: "HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("a", 10000) + "\r\n\r\n", headErr: true, opts: Options{MaxResponseHeaderBytes: 4096}},
+		{name: "endless interim responses", response: strings.Repeat("HTTP/1.1 102 Processing\r\n\r\n", 20) + "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", headErr: true},
 		{name: "truncated content-length body", response: "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"},
 		{name: "bad chunk size", response: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"},
 		{name: "chunk without CRLF", response: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX0\r\n\r\n"},
