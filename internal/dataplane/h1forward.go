@@ -97,6 +97,7 @@ func (s *Server) forwardH1(w http.ResponseWriter, r *http.Request, ctx context.C
 	}
 	prepareOutbound(out, out, x)
 
+	x.w = w
 	res, err := s.forward(out)
 	if err != nil {
 		errorHandler(w, out, err)
@@ -146,6 +147,40 @@ func (s *Server) forwardH1(w http.ResponseWriter, r *http.Request, ctx context.C
 			dst.Add(http.TrailerPrefix+k, v)
 		}
 	}
+}
+
+// exchangeCtx is the request context of the exchange x: one allocation,
+// like context.WithValue, that answers two keys, the exchange's and the
+// h1 client's InterimKey, so interim responses (103 Early Hints) reach
+// the client without a per-request trace.
+type exchangeCtx struct {
+	context.Context
+	x *exchange
+}
+
+func (c *exchangeCtx) Value(key any) any {
+	switch key.(type) {
+	case exchangeKey:
+		return c.x
+	case h1.InterimKey:
+		if c.x.w != nil {
+			return c.x
+		}
+		return nil
+	}
+	return c.Context.Value(key)
+}
+
+// Interim relays a 1xx response from the upstream, as ReverseProxy does.
+func (x *exchange) Interim(code int, header http.Header) error {
+	h := x.w.Header()
+	for k, vv := range header {
+		h[k] = vv
+	}
+	x.w.WriteHeader(code)
+	// WriteHeader does not clear the header after a 1xx.
+	clear(h)
+	return nil
 }
 
 // copyBufs are the buffers response bodies are copied through.

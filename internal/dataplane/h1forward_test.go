@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
+	"net/textproto"
 	"strings"
 	"testing"
 	"time"
@@ -167,5 +169,36 @@ func TestH1PathTruncatedUpstreamBody(t *testing.T) {
 	}
 	if !strings.HasPrefix("only part", string(body)) {
 		t.Errorf("body %q; want a prefix of what the upstream sent", body)
+	}
+}
+
+// 103 Early Hints from the upstream reach the client before the final
+// response, as ReverseProxy relays them.
+func TestH1PathEarlyHints(t *testing.T) {
+	addr := h1Backend(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</style.css>; rel=preload")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.Header().Del("Link")
+		io.WriteString(w, "final")
+	})
+	var hints []string
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+		hints = append(hints, fmt.Sprintf("%d %s", code, h.Get("Link")))
+		return nil
+	}}
+	req, _ := http.NewRequest("GET", gatewayTo(t, addr), nil)
+	req.Host = "example.com"
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "final" || resp.Header.Get("Link") != "" {
+		t.Errorf("final response %d %q Link=%q; want 200 final and no Link", resp.StatusCode, body, resp.Header.Get("Link"))
+	}
+	if len(hints) != 1 || hints[0] != "103 </style.css>; rel=preload" {
+		t.Errorf("interim responses %q; want one 103 with its Link", hints)
 	}
 }

@@ -20,6 +20,20 @@ const maxStaleRetries = 3
 // without a goroutine watching it.
 var aLongTimeAgo = time.Unix(1, 0)
 
+// InterimKey is the context key of an InterimHandler: a request whose
+// context holds one has its 1xx responses (other than 100 Continue to its
+// own Expect, and 101) passed to it. It is looked up only when such a
+// response arrives; a proxy can answer it from a context value it keeps
+// anyway, where an httptrace.ClientTrace would cost allocations on every
+// request.
+type InterimKey struct{}
+
+// InterimHandler receives interim (1xx) responses; an error fails the
+// request.
+type InterimHandler interface {
+	Interim(code int, header http.Header) error
+}
+
 // maxInterim bounds the 1xx responses before a final one, so a server
 // cannot keep a request busy with them for ever.
 const maxInterim = 10
@@ -214,11 +228,15 @@ func (cl *Client) exchange(ctx context.Context, c *conn, req *http.Request, trac
 			}
 			continue
 		}
+		var herr error
 		if trace != nil && trace.Got1xxResponse != nil {
-			if err := trace.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(resp.Header)); err != nil {
-				closeBody(req)
-				return fail(err)
-			}
+			herr = trace.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(resp.Header))
+		} else if h, ok := ctx.Value(InterimKey{}).(InterimHandler); ok {
+			herr = h.Interim(resp.StatusCode, resp.Header)
+		}
+		if herr != nil {
+			closeBody(req)
+			return fail(herr)
 		}
 	}
 	if !bodySent {
