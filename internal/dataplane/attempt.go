@@ -9,11 +9,12 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/meshgate/meshgate/internal/dataplane/upstream"
+	"github.com/meshgate/meshgate/internal/lb"
 	"github.com/meshgate/meshgate/internal/snapshot"
 )
 
@@ -107,12 +108,12 @@ func (s *Server) attempt(x *exchange, out *http.Request) (*http.Response, *failu
 		req.URL.Host = x.host.Address
 	}
 	// Istio asks Envoy to tell upstreams which attempt they see.
-	req.Header.Set("X-Envoy-Attempt-Count", strconv.Itoa(x.attempt))
+	req.Header["X-Envoy-Attempt-Count"] = smallIntValue(x.attempt)
 	if x.body != nil {
 		req.Body = x.body.reader()
 		req.GetBody = x.body.getBody
 	}
-	connDone := func() {}
+	connDone := noop
 	if http1 {
 		req, connDone = c.TrackConn(req)
 	}
@@ -121,18 +122,9 @@ func (s *Server) attempt(x *exchange, out *http.Request) (*http.Response, *failu
 		timer = time.AfterFunc(d, func() { cancel(errPerTryTimeout) })
 	}
 	host := x.host
-	var once sync.Once
-	release := func() {
-		once.Do(func() {
-			host.End()
-			connDone()
-			admitted()
-			if retryToken {
-				c.EndRetry()
-			}
-			cancel(nil)
-		})
-	}
+	// ab holds what the attempt must give back; it becomes the response
+	// body, so one allocation serves both.
+	ab := &attemptBody{host: host, connDone: connDone, admitted: admitted, cluster: c, retryToken: retryToken, cancel: cancel}
 
 	host.Begin()
 	x.rec.UpstreamHost = host.Address
@@ -148,20 +140,41 @@ func (s *Server) attempt(x *exchange, out *http.Request) (*http.Response, *failu
 	if err != nil {
 		f := classify(err, ctx, timedOut)
 		reportOutcome(c, host, out, nil, err)
-		release()
+		ab.release()
 		return nil, f
 	}
 	reportOutcome(c, host, out, resp, nil)
 	x.rec.UpstreamServiceTime = time.Since(start)
-	resp.Header.Set("X-Envoy-Upstream-Service-Time", strconv.FormatInt(x.rec.UpstreamServiceTime.Milliseconds(), 10))
-	ab := attemptBody{ReadCloser: resp.Body, release: release, cancel: cancel}
+	resp.Header["X-Envoy-Upstream-Service-Time"] = smallIntValue(int(x.rec.UpstreamServiceTime.Milliseconds()))
+	ab.ReadCloser = resp.Body
 	if rw, ok := resp.Body.(io.ReadWriteCloser); ok && resp.StatusCode == http.StatusSwitchingProtocols {
 		// The reverse proxy needs a writable body to relay an upgrade.
 		resp.Body = &attemptUpgradeBody{attemptBody: ab, w: rw}
 	} else {
-		resp.Body = &ab
+		resp.Body = ab
 	}
 	return resp, nil
+}
+
+func noop() {}
+
+// smallIntValues are header values for small counts and durations, built
+// once: the request path sets them on every request.
+var smallIntValues = func() [][]string {
+	v := make([][]string, 256)
+	for i := range v {
+		// Full slices (len == cap): an append copies, never shares.
+		v[i] = []string{strconv.Itoa(i)}[:1:1]
+	}
+	return v
+}()
+
+// smallIntValue returns the header value of n.
+func smallIntValue(n int) []string {
+	if n >= 0 && n < len(smallIntValues) {
+		return smallIntValues[n]
+	}
+	return []string{strconv.Itoa(n)}
 }
 
 // deadlinePassed reports whether ctx has a deadline that is already past.
@@ -209,8 +222,27 @@ func isRefusedStream(err error) bool {
 // response as active until it ends.
 type attemptBody struct {
 	io.ReadCloser
-	release func()
-	cancel  context.CancelCauseFunc
+	host       *lb.Host
+	connDone   func()
+	admitted   func()
+	cluster    *upstream.Cluster
+	retryToken bool
+	cancel     context.CancelCauseFunc
+	released   atomic.Bool
+}
+
+// release gives back what the attempt holds, once.
+func (b *attemptBody) release() {
+	if b.released.Swap(true) {
+		return
+	}
+	b.host.End()
+	b.connDone()
+	b.admitted()
+	if b.retryToken {
+		b.cluster.EndRetry()
+	}
+	b.cancel(nil)
 }
 
 func (b *attemptBody) Close() error {
@@ -219,10 +251,19 @@ func (b *attemptBody) Close() error {
 	return err
 }
 
+// WriteTo lets io.Copy reach the body's own WriteTo (the h1 client's
+// splices a large body straight between sockets).
+func (b *attemptBody) WriteTo(w io.Writer) (int64, error) {
+	if wt, ok := b.ReadCloser.(io.WriterTo); ok {
+		return wt.WriteTo(w)
+	}
+	return io.Copy(w, struct{ io.Reader }{b.ReadCloser})
+}
+
 // attemptUpgradeBody is an attemptBody for a 101 response, whose body is
 // the upgraded connection.
 type attemptUpgradeBody struct {
-	attemptBody
+	*attemptBody
 	w io.Writer
 }
 

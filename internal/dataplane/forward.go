@@ -21,31 +21,41 @@ import (
 // rewrite prepares the outbound request. ReverseProxy has already removed
 // hop-by-hop headers and the X-Forwarded-* set.
 func rewrite(pr *httputil.ProxyRequest) {
-	x := exchangeFrom(pr.In.Context())
-	pr.Out.URL.Scheme = "http"
-	pr.Out.URL.Host = x.host.Address
+	prepareOutbound(pr.In, pr.Out, exchangeFrom(pr.In.Context()))
+}
+
+// prepareOutbound prepares out, the outbound form of in, for x's
+// attempt. out may be in itself (the HTTP/1.1 path edits the request in
+// place): every field is read before it is written.
+func prepareOutbound(in, out *http.Request, x *exchange) {
+	out.URL.Scheme = "http"
+	out.URL.Host = x.host.Address
 	// Envoy keeps the client's authority unless a rewrite says otherwise.
-	pr.Out.Host = pr.In.Host
+	out.Host = in.Host
 	// The service upstream mode names the service for the sidecar that
 	// intercepts its address (meshgate.io/upstream: service).
 	if h := x.cluster.Spec.HostRewrite; h != "" {
-		pr.Out.Host = h
+		out.Host = h
 	}
 	// X-Forwarded-For / -Proto, x-envoy-external-address and XFCC as
 	// Envoy's connection manager decided them for this hop (trusted hops,
 	// PROXY protocol, client certificate mode).
-	forwarded.Apply(pr.In, pr.Out.Header)
+	// In place after the connection manager's decision (Prepare), the
+	// headers already hold it.
+	if in != out || forwarded.DecisionFrom(in.Context()) == nil {
+		forwarded.Apply(in, out.Header)
+	}
 	// Without this, net/http would add its own User-Agent to requests that
 	// carried none.
-	if _, ok := pr.In.Header["User-Agent"]; !ok {
-		pr.Out.Header["User-Agent"] = nil
+	if _, ok := in.Header["User-Agent"]; !ok {
+		out.Header["User-Agent"] = nil
 	}
 	// Envoy finalises the request in this order: header operations
 	// (destination, then route), then the authority and path rewrites.
-	requestHeaders(pr.Out, x)
-	rewriteRequest(pr.Out, pr.In, x)
+	requestHeaders(out, x)
+	rewriteRequest(out, in, x)
 	// The gateway's span is the upstream request's parent.
-	x.span.Inject(pr.Out.Header)
+	x.span.Inject(out.Header)
 }
 
 func joinComma(vs []string) string {

@@ -33,6 +33,23 @@ func (w *recordingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// ReadFrom hands a body copy to the server's writer, which splices from
+// a socket when it can.
+func (w *recordingWriter) ReadFrom(src io.Reader) (int64, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	var n int64
+	var err error
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(src)
+	} else {
+		n, err = io.Copy(w.ResponseWriter, src)
+	}
+	w.bytes += n
+	return n, err
+}
+
 func (w *recordingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // countingBody counts request body bytes as the upstream reads them. The

@@ -55,6 +55,9 @@ type exchange struct {
 	origin string
 	// ctx is the context of the forwarded request (route timeout included).
 	ctx context.Context
+	// w is the response writer while the HTTP/1.1 path relays the
+	// request (for interim responses); nil otherwise.
+	w http.ResponseWriter
 	// received counts request body bytes read from the client.
 	received atomic.Int64
 	// span is the gateway's span of the request; the upstream request
@@ -201,7 +204,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, address string, x
 		x.body = newRequestBody(r.Body, s.opts.RetryBufferLimit)
 	}
 
-	ctx := context.WithValue(r.Context(), exchangeKey{}, x)
+	var ctx context.Context = &exchangeCtx{Context: r.Context(), x: x}
 	if d := requestTimeout(rt, r, x.grpc); d > 0 {
 		// A deadline the client set itself expires at the client at the
 		// same moment; answering it as DEADLINE_EXCEEDED keeps the
@@ -216,6 +219,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, address string, x
 		defer cancel()
 	}
 	x.ctx = ctx
+	if usesH1Path(c.Transport, r) {
+		s.forwardH1(w, r, ctx, x)
+		return
+	}
 	s.proxy.ServeHTTP(w, r.WithContext(ctx))
 }
 

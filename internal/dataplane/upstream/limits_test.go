@@ -34,7 +34,8 @@ func TestTransportsPerCluster(t *testing.T) {
 		mk("d", snapshot.ConnectionLimits{IdleTimeout: time.Hour, MaxConnections: 1}),
 		mk("e", snapshot.ConnectionLimits{IdleTimeout: 5 * time.Second, MaxRequests: 3}),
 	)
-	tr := func(name string) *http.Transport { return set.Cluster(name).Transport.(*http.Transport) }
+	// The pool a cluster sends through, whichever client runs it.
+	tr := func(name string) http.RoundTripper { return set.Cluster(name).Transport }
 	if tr("a") != tr("b") {
 		t.Error("equal settings: want one shared transport")
 	}
@@ -44,7 +45,7 @@ func TestTransportsPerCluster(t *testing.T) {
 	if tr("e") == tr("a") {
 		t.Error("another idle timeout: want another transport")
 	}
-	if got := tr("e").IdleConnTimeout; got != 5*time.Second {
+	if got := r.transports[set.Cluster("e").key].(*http.Transport).IdleConnTimeout; got != 5*time.Second {
 		t.Errorf("idle timeout %v, want 5s", got)
 	}
 	// A rebuild with the same settings keeps the pools.

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/meshgate/meshgate/internal/dataplane/upstream/h1"
 	"github.com/meshgate/meshgate/internal/lb"
 	"github.com/meshgate/meshgate/internal/snapshot"
 )
@@ -32,7 +33,9 @@ type Registry struct {
 	now        func() time.Time
 	hosts      map[hostKey]*lb.Host
 	transports map[transportKey]pooledTransport
-	clusters   map[string]*clusterState
+	// h1 holds the HTTP/1.1 clients built on transports (h1pool.go).
+	h1       map[transportKey]*h1.Client
+	clusters map[string]*clusterState
 	// current is the Set built last: the one requests use, and the one
 	// Sweep rebuilds pickers for.
 	current *Set
@@ -229,6 +232,7 @@ func (r *Registry) Forget(live *Set) {
 			}
 		}
 	}
+	r.forgetH1(usedT)
 }
 
 // Close closes every idle upstream connection.
@@ -238,4 +242,5 @@ func (r *Registry) Close() {
 	for _, t := range r.transports {
 		t.CloseIdleConnections()
 	}
+	r.closeH1()
 }

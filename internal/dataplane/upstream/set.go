@@ -98,7 +98,7 @@ func (r *Registry) Build(snap *snapshot.Snapshot, opts lb.Options) *Set {
 			st.spill = nil
 		}
 		c.initBalancing(opts)
-		c.Transport = r.transport(c.key)
+		c.Transport = r.roundTripper(c.key)
 		set.clusters[sc.Name] = c
 	}
 	r.current = set
