@@ -118,7 +118,8 @@ func errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 		if errors.Is(f.err, upstream.ErrUpstreamTLS) {
 			// As Envoy names a failed upstream handshake, which is what
 			// an operator needs to tell a TLS problem from a dead port.
-			msg += ", transport failure reason: " + transportFailure(f.err)
+			x.rec.UpstreamTransportFailureReason = transportFailure(f.err)
+			msg += ", transport failure reason: " + x.rec.UpstreamTransportFailureReason
 		}
 		localReply(w, x, http.StatusServiceUnavailable, accesslog.UpstreamConnectionFailure, msg)
 	case refusedStream:

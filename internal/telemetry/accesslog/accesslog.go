@@ -41,9 +41,13 @@ type Record struct {
 	// UpstreamServiceTime is how long the upstream took to answer the
 	// last attempt's headers (x-envoy-upstream-service-time); 0 when no
 	// upstream answered.
-	UpstreamServiceTime     time.Duration
-	RouteName               string
-	DownstreamRemoteAddress string
+	UpstreamServiceTime time.Duration
+	// UpstreamTransportFailureReason says why the connection to the
+	// upstream failed below HTTP, such as a refused TLS handshake
+	// (Envoy's %UPSTREAM_TRANSPORT_FAILURE_REASON%); empty otherwise.
+	UpstreamTransportFailureReason string
+	RouteName                      string
+	DownstreamRemoteAddress        string
 	// DownstreamLocalAddress is the gateway's address the client
 	// connected to; nil when unknown.
 	DownstreamLocalAddress net.Addr

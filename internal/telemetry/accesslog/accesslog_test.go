@@ -52,6 +52,12 @@ var records = []struct {
 		Duration: 12 * time.Millisecond, UpstreamHost: "10.0.0.3:8080", UpstreamCluster: "outbound|80||a.default.svc.cluster.local",
 		UpstreamAttempts: 3, RouteName: "a",
 	}},
+	{"upstream TLS refused", Record{
+		Start: start, Method: "GET", Path: "/", Protocol: "HTTP/1.1", Authority: "api.example.com",
+		Status: 503, Flags: UpstreamConnectionFailure, BytesSent: 180, Duration: 3 * time.Millisecond,
+		UpstreamHost: "10.0.0.4:443", UpstreamCluster: "outbound|443||api.example.com", UpstreamAttempts: 3, RouteName: "api",
+		UpstreamTransportFailureReason: "upstream TLS handshake failed: endpoint certificate: x509: certificate signed by unknown authority",
+	}},
 	{"direct response", Record{
 		Start: start, Method: "GET", Path: "/healthz", Protocol: "HTTP/1.1", Authority: "a.example.com",
 		Status: 200, BytesSent: 2, RouteName: "health",

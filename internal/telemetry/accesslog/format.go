@@ -36,9 +36,10 @@ func appendText(b []byte, r *Record) []byte {
 	b = r.Flags.AppendTo(b)
 	b = append(b, ' ')
 	b = append(b, responseCodeDetails(r)...)
-	// %CONNECTION_TERMINATION_DETAILS% and
-	// %UPSTREAM_TRANSPORT_FAILURE_REASON%: nothing to report.
-	b = append(b, " - \"-\" "...)
+	// %CONNECTION_TERMINATION_DETAILS%: nothing to report.
+	b = append(b, " -"...)
+	b = appendQuotedText(b, r.UpstreamTransportFailureReason)
+	b = append(b, ' ')
 	b = strconv.AppendInt(b, r.BytesReceived, 10)
 	b = append(b, ' ')
 	b = strconv.AppendInt(b, r.BytesSent, 10)
@@ -128,7 +129,9 @@ func appendJSON(b []byte, r *Record) []byte {
 	} else {
 		b = append(b, "null"...)
 	}
-	b = append(b, `,"upstream_transport_failure_reason":null,"user_agent":`...)
+	b = append(b, `,"upstream_transport_failure_reason":`...)
+	b = appendJSONValue(b, r.UpstreamTransportFailureReason)
+	b = append(b, `,"user_agent":`...)
 	b = appendJSONValue(b, r.UserAgent)
 	b = append(b, `,"x_forwarded_for":`...)
 	b = appendJSONValue(b, r.XForwardedFor)

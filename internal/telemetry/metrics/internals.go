@@ -1,10 +1,5 @@
 package metrics
 
-import (
-	"net"
-	"net/http"
-)
-
 // Limit names a circuit breaker of a cluster (Istio connectionPool
 // settings) for Overflow.
 type Limit string
@@ -88,24 +83,4 @@ func (r *Recorder) ConnClosed(listener string) {
 		return
 	}
 	r.listener(listener).active.Dec()
-}
-
-// ConnState returns an http.Server ConnState hook that counts the
-// server's connections under listener: new ones as opened, closed and
-// hijacked ones (handed to a WebSocket or tunnel, no longer the server's)
-// as closed.
-func (r *Recorder) ConnState(listener string) func(net.Conn, http.ConnState) {
-	if r == nil {
-		return func(net.Conn, http.ConnState) {}
-	}
-	l := r.listener(listener)
-	return func(_ net.Conn, s http.ConnState) {
-		switch s {
-		case http.StateNew:
-			l.total.Inc()
-			l.active.Inc()
-		case http.StateClosed, http.StateHijacked:
-			l.active.Dec()
-		}
-	}
 }

@@ -173,11 +173,9 @@ func TestInternals(t *testing.T) {
 	r.Overflow(cluster, LimitPendingRequests)
 	r.ConfigUpdate(true)
 	r.ConfigUpdate(false)
-	hook := r.ConnState("0.0.0.0_80")
-	hook(nil, http.StateNew)
-	hook(nil, http.StateNew)
-	hook(nil, http.StateActive)
-	hook(nil, http.StateClosed)
+	r.ConnOpened("0.0.0.0_80")
+	r.ConnOpened("0.0.0.0_80")
+	r.ConnClosed("0.0.0.0_80")
 	checks := []struct {
 		name, labels string
 		want         float64
@@ -198,7 +196,8 @@ func TestInternals(t *testing.T) {
 	var nilRecorder *Recorder
 	nilRecorder.ObserveHTTP(&accesslog.Record{}, nil, nil)
 	nilRecorder.Retry("x")
-	nilRecorder.ConnState("x")(nil, http.StateNew)
+	nilRecorder.ConnOpened("x")
+	nilRecorder.ConnClosed("x")
 }
 
 // TestReloadKeepsCounts checks that applying a new snapshot keeps the
