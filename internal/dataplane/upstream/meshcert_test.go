@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"crypto/x509"
 	"os"
 	"path/filepath"
 	"testing"
@@ -35,7 +36,7 @@ func TestMeshCertificateRotation(t *testing.T) {
 	m.now = func() time.Time { return clock }
 	identity := func() string {
 		t.Helper()
-		c, err := m.get(nil)
+		c, err := m.get()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,5 +63,47 @@ func TestMeshCertificateRotation(t *testing.T) {
 	clock = clock.Add(2 * time.Second)
 	if got := identity(); got != "spiffe://cluster.local/ns/istio-system/sa/second" {
 		t.Fatalf("half-written rotation: %s, want the last good certificate", got)
+	}
+}
+
+// TestMeshRootsRotation replaces the mesh root file: endpoints issued by
+// the new root verify once the file is looked at again, and a missing
+// file keeps the last good roots.
+func TestMeshRootsRotation(t *testing.T) {
+	oldCA, newCA := testpki.NewCA(t, "root-1"), testpki.NewCA(t, "root-2")
+	file := filepath.Join(t.TempDir(), "root-cert.pem")
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	write := func(ca *testpki.CA, mtime time.Time) {
+		testpki.WriteFile(t, file, ca.CertPEM)
+		if err := os.Chtimes(file, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(oldCA, clock)
+	roots := newMeshRoots(&snapshot.CASource{File: file})
+	roots.now = func() time.Time { return clock }
+	verifies := func(ca *testpki.CA) bool {
+		t.Helper()
+		pool, err := roots.get()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = ca.Server(t, "reviews").Cert.Verify(x509.VerifyOptions{Roots: pool})
+		return err == nil
+	}
+	if !verifies(oldCA) || verifies(newCA) {
+		t.Fatal("initial roots: want only root-1")
+	}
+	write(newCA, clock.Add(time.Minute))
+	clock = clock.Add(2 * time.Second)
+	if verifies(oldCA) || !verifies(newCA) {
+		t.Fatal("after rotation: want only root-2")
+	}
+	if err := os.Remove(file); err != nil {
+		t.Fatal(err)
+	}
+	clock = clock.Add(2 * time.Second)
+	if !verifies(newCA) {
+		t.Fatal("file gone: want the last good roots kept")
 	}
 }

@@ -36,7 +36,9 @@ type clientTLS struct {
 	// base carries the client certificate, ALPN and versions; handshakes
 	// clone it and set the server name and verifier.
 	base  *tls.Config
-	roots *x509.CertPool // nil: the system roots
+	// roots returns the CA pool endpoints are verified against; a nil
+	// pool means the system roots.
+	roots func() (*x509.CertPool, error)
 	crl   *certs.RevocationList
 	// identities maps an endpoint address to the SPIFFE ID it must
 	// present (ISTIO_MUTUAL); fallback is accepted from endpoints whose
@@ -66,7 +68,7 @@ func newClientTLS(sc *snapshot.Cluster, alpn []string) *clientTLS {
 	if src := spec.ClientCertificate; src != nil {
 		if spec.Mode == snapshot.UpstreamIstioMutual {
 			mc := newMeshCertificate(*src)
-			ct.base.GetClientCertificate = mc.get
+			ct.base.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return mc.get() }
 		} else {
 			cert, err := certs.LoadCertificate(*src, "client certificate")
 			if err != nil {
@@ -77,11 +79,19 @@ func newClientTLS(sc *snapshot.Cluster, alpn []string) *clientTLS {
 		}
 	}
 	var err error
-	if spec.CA != nil {
-		if ct.roots, err = certs.LoadCA(spec.CA); err != nil {
+	switch {
+	case spec.CA == nil:
+		ct.roots = func() (*x509.CertPool, error) { return nil, nil }
+	case spec.Mode == snapshot.UpstreamIstioMutual:
+		// The mesh root rotates on disk like the mesh certificate.
+		ct.roots = newMeshRoots(spec.CA).get
+	default:
+		pool, err := certs.LoadCA(spec.CA)
+		if err != nil {
 			ct.err = err
 			return ct
 		}
+		ct.roots = func() (*x509.CertPool, error) { return pool, nil }
 	}
 	if spec.CRL != nil {
 		if ct.crl, err = certs.LoadCRL(spec.CRL); err != nil {
@@ -133,7 +143,11 @@ func (ct *clientTLS) handshake(ctx context.Context, conn net.Conn, addr, sni str
 // as Envoy does.
 func (ct *clientTLS) verifier(addr, sni string) func(tls.ConnectionState) error {
 	return func(cs tls.ConnectionState) error {
-		chains, err := certs.VerifyChain(cs.PeerCertificates, ct.roots, x509.ExtKeyUsageServerAuth, time.Time{})
+		roots, err := ct.roots()
+		if err != nil {
+			return err
+		}
+		chains, err := certs.VerifyChain(cs.PeerCertificates, roots, x509.ExtKeyUsageServerAuth, time.Time{})
 		if err != nil {
 			return fmt.Errorf("endpoint certificate: %w", err)
 		}
