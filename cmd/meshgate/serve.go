@@ -74,7 +74,12 @@ func serveCmd(ctx context.Context, args []string) int {
 		fmt.Fprintln(os.Stderr, "meshgate serve:", err)
 		return 2
 	}
-	tracingOpts, err := telemetry.tracingSettings(tf.mesh)
+	pc, err := tf.gatewayProxyConfig()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "meshgate serve:", err)
+		return 2
+	}
+	tracingOpts, err := telemetry.tracingSettings(pc)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "meshgate serve:", err)
 		return 2

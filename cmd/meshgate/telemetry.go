@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 
+	meshv1alpha1 "istio.io/api/mesh/v1alpha1"
+
 	"github.com/meshgate/meshgate/internal/meshconfig"
 	"github.com/meshgate/meshgate/internal/telemetry/accesslog"
 	"github.com/meshgate/meshgate/internal/telemetry/tracing"
@@ -29,23 +31,18 @@ func (f *telemetryFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.accessLogFormat, "access-log-format", "text", "access log format: text (Istio's default Envoy format) or json (Istio's JSON keys); default: --mesh accessLogEncoding when set")
 	fs.Float64Var(&f.accessSampling, "access-log-sampling", 100, "percentage of successful requests logged (0-100); requests that fail (5xx or any response flag) are always logged")
 	fs.StringVar(&f.tracingEndpoint, "tracing-otlp-endpoint", "", "export spans over OTLP/HTTP to this collector (host:port or URL; /v1/traces when no path is given); empty exports nothing")
-	fs.Float64Var(&f.tracingSampling, "tracing-sampling", -1, "percentage of requests without a sampling decision that start a sampled trace (default: --mesh defaultConfig.tracing.sampling, else Istio's 1)")
+	fs.Float64Var(&f.tracingSampling, "tracing-sampling", -1, "percentage of requests without a sampling decision that start a sampled trace (default: the ProxyConfig's tracing.sampling from --mesh defaultConfig, --proxy-config or the Pod annotation, else Istio's 1)")
 }
 
-// tracingSettings resolves the tracing options; meshFile is the --mesh
-// path or "".
-func (f *telemetryFlags) tracingSettings(meshFile string) (tracing.Options, error) {
+// tracingSettings resolves the tracing options; pc is the gateway's
+// effective ProxyConfig (--mesh defaultConfig with --proxy-config or the
+// Pod's annotation over it), which may set tracing.sampling.
+func (f *telemetryFlags) tracingSettings(pc *meshv1alpha1.ProxyConfig) (tracing.Options, error) {
 	opts := tracing.Options{OTLPEndpoint: f.tracingEndpoint, SamplePercent: f.tracingSampling}
 	if opts.SamplePercent < 0 {
 		opts.SamplePercent = tracing.DefaultSamplePercent
-		if meshFile != "" {
-			mc, err := meshconfig.LoadMesh(meshFile)
-			if err != nil {
-				return opts, fmt.Errorf("--mesh: %w", err)
-			}
-			if s := mc.GetDefaultConfig().GetTracing().GetSampling(); s > 0 {
-				opts.SamplePercent = s
-			}
+		if s := pc.GetTracing().GetSampling(); s > 0 {
+			opts.SamplePercent = s
 		}
 	}
 	if opts.SamplePercent > 100 {

@@ -24,6 +24,12 @@ type topologyFlags struct {
 	// podProxyConfig is the gateway Pod's proxy.istio.io/config
 	// annotation, which applies when --proxy-config is not given.
 	podProxyConfig string
+	// effective caches gatewayProxyConfig.
+	effective struct {
+		done bool
+		pc   *meshv1alpha1.ProxyConfig
+		err  error
+	}
 
 	numTrustedProxies    int
 	trustedCIDRs         string
@@ -63,31 +69,9 @@ func (f *topologyFlags) topology(fs *flag.FlagSet) (app.Topology, error) {
 	set := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 
-	var pc *meshv1alpha1.ProxyConfig
-	if f.mesh != "" {
-		mc, err := meshconfig.LoadMesh(f.mesh)
-		if err != nil {
-			return app.Topology{}, fmt.Errorf("--mesh: %w", err)
-		}
-		pc = mc.GetDefaultConfig()
-	}
-	switch {
-	case f.proxyConfig != "":
-		data, err := os.ReadFile(f.proxyConfig)
-		if err != nil {
-			return app.Topology{}, fmt.Errorf("--proxy-config: %w", err)
-		}
-		override, err := meshconfig.DecodeProxyConfig(data)
-		if err != nil {
-			return app.Topology{}, fmt.Errorf("--proxy-config: %s: %w", f.proxyConfig, err)
-		}
-		pc = meshconfig.ApplyProxyConfig(pc, override)
-	case f.podProxyConfig != "":
-		override, err := meshconfig.DecodeProxyConfig([]byte(f.podProxyConfig))
-		if err != nil {
-			return app.Topology{}, fmt.Errorf("the gateway Pod's %s annotation: %w", kube.AnnotationProxyConfig, err)
-		}
-		pc = meshconfig.ApplyProxyConfig(pc, override)
+	pc, err := f.gatewayProxyConfig()
+	if err != nil {
+		return app.Topology{}, err
 	}
 	g, err := meshconfig.GatewaySettings(pc)
 	if err != nil {
@@ -174,4 +158,46 @@ func meshIdentity(path string, id *translate.Identity) error {
 		Service:         mc.GetDefaultServiceExportTo(),
 	}
 	return nil
+}
+
+// gatewayProxyConfig is the gateway's effective ProxyConfig: the --mesh
+// file's defaultConfig with --proxy-config, or else the gateway Pod's
+// annotation, applied over it. It is read once.
+func (f *topologyFlags) gatewayProxyConfig() (*meshv1alpha1.ProxyConfig, error) {
+	if f.effective.done {
+		return f.effective.pc, f.effective.err
+	}
+	f.effective.done = true
+	f.effective.pc, f.effective.err = f.readProxyConfig()
+	return f.effective.pc, f.effective.err
+}
+
+func (f *topologyFlags) readProxyConfig() (*meshv1alpha1.ProxyConfig, error) {
+	var pc *meshv1alpha1.ProxyConfig
+	if f.mesh != "" {
+		mc, err := meshconfig.LoadMesh(f.mesh)
+		if err != nil {
+			return nil, fmt.Errorf("--mesh: %w", err)
+		}
+		pc = mc.GetDefaultConfig()
+	}
+	switch {
+	case f.proxyConfig != "":
+		data, err := os.ReadFile(f.proxyConfig)
+		if err != nil {
+			return nil, fmt.Errorf("--proxy-config: %w", err)
+		}
+		override, err := meshconfig.DecodeProxyConfig(data)
+		if err != nil {
+			return nil, fmt.Errorf("--proxy-config: %s: %w", f.proxyConfig, err)
+		}
+		pc = meshconfig.ApplyProxyConfig(pc, override)
+	case f.podProxyConfig != "":
+		override, err := meshconfig.DecodeProxyConfig([]byte(f.podProxyConfig))
+		if err != nil {
+			return nil, fmt.Errorf("the gateway Pod's %s annotation: %w", kube.AnnotationProxyConfig, err)
+		}
+		pc = meshconfig.ApplyProxyConfig(pc, override)
+	}
+	return pc, nil
 }

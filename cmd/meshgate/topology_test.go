@@ -61,3 +61,51 @@ func TestTopologyPrecedence(t *testing.T) {
 		})
 	}
 }
+
+// TestTracingSamplingFromProxyConfig: the sampling percentage comes from
+// --tracing-sampling, else the gateway's effective ProxyConfig (the Pod
+// annotation or --proxy-config over the --mesh defaultConfig), else
+// Istio's 1 %.
+func TestTracingSamplingFromProxyConfig(t *testing.T) {
+	dir := t.TempDir()
+	mesh := filepath.Join(dir, "mesh.yaml")
+	if err := os.WriteFile(mesh, []byte("defaultConfig: {tracing: {sampling: 5}}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		args       []string
+		annotation string
+		want       float64
+	}{
+		{"Istio's default", nil, "", 1},
+		{"mesh defaultConfig", []string{"--mesh", mesh}, "", 5},
+		{"Pod annotation over the mesh", []string{"--mesh", mesh}, "tracing: {sampling: 20}", 20},
+		{"flag over everything", []string{"--mesh", mesh, "--tracing-sampling", "50"}, "tracing: {sampling: 20}", 50},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			var tf topologyFlags
+			var tel telemetryFlags
+			tf.register(fs)
+			tel.register(fs)
+			if err := fs.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			tf.podProxyConfig = tc.annotation
+			pc, err := tf.gatewayProxyConfig()
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts, err := tel.tracingSettings(pc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if opts.SamplePercent != tc.want {
+				t.Errorf("sampling = %v, want %v", opts.SamplePercent, tc.want)
+			}
+		})
+	}
+}
