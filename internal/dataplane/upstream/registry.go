@@ -1,6 +1,8 @@
 package upstream
 
 import (
+	"context"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -154,24 +156,33 @@ func (r *Registry) transport(k transportKey) pooledTransport {
 	if t, ok := r.transports[k]; ok {
 		return t
 	}
+	// The dialers are made here, under the registry's lock (they take
+	// the cluster's state); transports made later for another SNI share
+	// them, and with them the cluster's connection accounting.
+	dial := r.dialer(k)
 	var t pooledTransport
 	if k.tls {
-		tt := &tlsTransport{auto: k.autoSNI, make: func() *http.Transport { return r.httpTransport(k) }}
+		dialTLS := r.tlsDialer(k, dial)
+		tt := &tlsTransport{auto: k.autoSNI, make: func() *http.Transport { return newHTTPTransport(k, dial, dialTLS) }}
 		if !k.autoSNI {
-			tt.one = r.httpTransport(k)
+			tt.one = newHTTPTransport(k, dial, dialTLS)
 		}
 		t = tt
 	} else {
-		t = r.httpTransport(k)
+		t = newHTTPTransport(k, dial, nil)
 	}
 	r.transports[k] = t
 	return t
 }
 
-// httpTransport makes a net/http transport (one connection pool) for k.
-func (r *Registry) httpTransport(k transportKey) *http.Transport {
+// dialFunc opens a connection to an endpoint.
+type dialFunc = func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// newHTTPTransport makes a net/http transport (one connection pool) for
+// k, dialing with dial, and with dialTLS for a TLS cluster.
+func newHTTPTransport(k transportKey, dial, dialTLS dialFunc) *http.Transport {
 	t := &http.Transport{
-		DialContext:         r.dialer(k),
+		DialContext:         dial,
 		MaxIdleConns:        0, // no global cap; bounded per host below
 		MaxIdleConnsPerHost: maxIdlePerHost,
 		// translate fills Istio's default (1h); zero is "no idle
@@ -188,7 +199,7 @@ func (r *Registry) httpTransport(k transportKey) *http.Transport {
 	case k.tls:
 		// "https" requests go through the TLS dialer; ALPN decides
 		// between HTTP/2 and HTTP/1.1 as the cluster offers one of them.
-		t.DialTLSContext = r.tlsDialer(k, t.DialContext)
+		t.DialTLSContext = dialTLS
 		t.Protocols.SetHTTP1(k.protocol != snapshot.UpstreamH2C)
 		t.Protocols.SetHTTP2(k.protocol == snapshot.UpstreamH2C)
 	case k.protocol == snapshot.UpstreamH2C:

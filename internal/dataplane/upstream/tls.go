@@ -35,7 +35,7 @@ type clientTLS struct {
 	err error
 	// base carries the client certificate, ALPN and versions; handshakes
 	// clone it and set the server name and verifier.
-	base  *tls.Config
+	base *tls.Config
 	// roots returns the CA pool endpoints are verified against; a nil
 	// pool means the system roots.
 	roots func() (*x509.CertPool, error)
@@ -268,7 +268,7 @@ func upstreamALPN(p snapshot.UpstreamProtocol) []string {
 // tlsDialer wraps a transport's dialer with the cluster's TLS handshake.
 // A failed handshake is reported as a failed dial, which is what it is
 // to the retry policy and to outlier detection.
-func (r *Registry) tlsDialer(k transportKey, dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+func (r *Registry) tlsDialer(k transportKey, dial dialFunc) dialFunc {
 	st := r.state(k.cluster)
 	timeout := k.connectTimeout
 	if timeout <= 0 {
