@@ -198,6 +198,10 @@ type tlsTransport struct {
 	byHost map[string]*http.Transport
 }
 
+// maxSNIPools bounds the connection pools an auto-SNI cluster keeps, one
+// per host name.
+const maxSNIPools = 256
+
 // sniKey carries the SNI of the request a dial is made for.
 type sniKey struct{}
 
@@ -221,6 +225,16 @@ func (t *tlsTransport) forHost(sni string) *http.Transport {
 	if tr == nil {
 		if t.byHost == nil {
 			t.byHost = make(map[string]*http.Transport)
+		}
+		if len(t.byHost) >= maxSNIPools {
+			// Hosts come from clients (a route may take any host), so
+			// the pools are bounded: one, chosen at random, gives way.
+			// Its requests in flight finish; its idle connections close.
+			for h, old := range t.byHost {
+				old.CloseIdleConnections()
+				delete(t.byHost, h)
+				break
+			}
 		}
 		tr = t.make()
 		t.byHost[sni] = tr

@@ -82,3 +82,21 @@ func TestAutoSNIPoolsUnderReload(t *testing.T) {
 	close(stop)
 	reloads.Wait()
 }
+
+// TestAutoSNIPoolsAreBounded: host names come from clients, so an auto-SNI
+// cluster keeps at most maxSNIPools pools.
+func TestAutoSNIPoolsAreBounded(t *testing.T) {
+	made := 0
+	tt := &tlsTransport{auto: true, make: func() *http.Transport { made++; return &http.Transport{} }}
+	for i := range maxSNIPools + 50 {
+		tt.forHost("h" + strconv.Itoa(i) + ".example.com")
+	}
+	if len(tt.byHost) != maxSNIPools || made != maxSNIPools+50 {
+		t.Errorf("%d pools kept, %d made; want %d kept", len(tt.byHost), made, maxSNIPools)
+	}
+	// A host seen again reuses its pool while it is kept.
+	last := "h" + strconv.Itoa(maxSNIPools+49) + ".example.com"
+	if tt.forHost(last) != tt.byHost[last] || made != maxSNIPools+50 {
+		t.Error("a kept host got a new pool")
+	}
+}
