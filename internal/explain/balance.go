@@ -87,6 +87,7 @@ func split(snap *snapshot.Snapshot, rt *snapshot.Route, in Input) []Destination 
 			continue
 		}
 		d.Service, d.Subset = c.Service, c.Subset
+		d.Upstream = upstreamWords(c, upstreamHost(in.Request.Host, rt, wd, c))
 		d.Balance = balance(c, in)
 		if d.Balance.Pick == "" && !d.Balance.eligible() {
 			d.Status, d.Flags = http.StatusServiceUnavailable, "UH"

@@ -65,6 +65,9 @@ type Destination struct {
 	// not exist.
 	Service string `json:"service,omitempty"`
 	Subset  string `json:"subset,omitempty"`
+	// Upstream says how requests reach the endpoints: HTTP version and
+	// TLS; empty when the cluster does not exist.
+	Upstream string `json:"upstream,omitempty"`
 	// Balance is the cluster's balancing for this request; nil when the
 	// cluster does not exist.
 	Balance *Balance `json:"balance,omitempty"`

@@ -54,6 +54,7 @@ func TestExplainGolden(t *testing.T) {
 		{"503-no-endpoints", "GET", "http://empty.example.com/", nil, 503},
 		{"consistent-hash", "GET", "http://sticky.example.com/cart", []string{"x-user: alice"}, 0},
 		{"no-listener", "GET", "http://shop.example.com:8443/", nil, 0},
+		{"upstream-tls", "GET", "http://partner.example.com/v1/quotes", nil, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -78,6 +78,9 @@ func (p *printer) destination(d Destination) {
 		p.line("  %d %s: %s", d.Status, d.Flags, d.Reason)
 		return
 	}
+	if d.Upstream != "" {
+		p.line("  upstream %s", d.Upstream)
+	}
 	b := d.Balance
 	source := "from the configuration"
 	if b.Live {
