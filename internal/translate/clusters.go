@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/meshgate/meshgate/internal/diag"
+	"github.com/meshgate/meshgate/internal/gatewayapi"
 	"github.com/meshgate/meshgate/internal/resource"
 	"github.com/meshgate/meshgate/internal/snapshot"
 	networkingv1 "istio.io/api/networking/v1"
@@ -56,6 +57,11 @@ func (b *builder) resolveDestination(vs *resource.VirtualService, d *compiledDes
 		}
 	}
 	name := clusterName(port, d.subset, d.host)
+	if svc == nil && d.host == gatewayapi.InvalidBackendHost {
+		// A Gateway API backendRef that cannot be used: the conversion
+		// has reported it, naming the reference; its share fails.
+		return name
+	}
 	if svc == nil {
 		if b.reportHiddenService(vs, d) {
 			return name
