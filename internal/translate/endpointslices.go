@@ -14,10 +14,6 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 )
 
-// CodeEndpointSlice: an EndpointSlice the gateway cannot use (an FQDN
-// address type, which Istio ignores too).
-const CodeEndpointSlice = "MG1901"
-
 // kubeIndex looks up the Kubernetes objects endpoints are built from. It
 // is built once per Build, on first use.
 type kubeIndex struct {

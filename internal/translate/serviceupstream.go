@@ -23,19 +23,6 @@ import (
 // every service.
 const annotationUpstream = "meshgate.io/upstream"
 
-// Diagnostic codes of the service upstream mode.
-const (
-	// CodeUpstreamMode: an annotation value that is neither "service"
-	// nor "endpoints".
-	CodeUpstreamMode = "MG2001"
-	// CodeUpstreamAddress: the service has no cluster IP or address, so
-	// the gateway dials its name.
-	CodeUpstreamAddress = "MG2002"
-	// CodeUpstreamPolicy: endpoint-level policies (subsets, locality,
-	// outlier detection, spillover) do not apply to a service address.
-	CodeUpstreamPolicy = "MG2003"
-)
-
 // applyServiceUpstream turns the clusters whose DestinationRule asks for
 // the service mode into clusters with one endpoint, the service address,
 // and a Host rewrite to the service name.

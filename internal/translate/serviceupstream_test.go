@@ -118,7 +118,8 @@ func TestServiceUpstream(t *testing.T) {
 			}
 			var codes []string
 			for _, d := range tdiags {
-				if strings.HasPrefix(d.Code, "MG20") {
+				switch d.Code {
+				case CodeUpstreamMode, CodeUpstreamAddress, CodeUpstreamPolicy:
 					codes = append(codes, d.Code)
 					if d.Severity == diag.Error && d.Code != CodeUpstreamMode {
 						t.Errorf("unexpected error %v", d)
