@@ -124,7 +124,14 @@ func (s *Server) attempt(x *exchange, out *http.Request) (*http.Response, *failu
 	host := x.host
 	// ab holds what the attempt must give back; it becomes the response
 	// body, so one allocation serves both.
-	ab := &attemptBody{host: host, connDone: connDone, admitted: admitted, cluster: c, retryToken: retryToken, cancel: cancel}
+	// The first attempt's lives in the exchange, which nothing reuses.
+	var ab *attemptBody
+	if x.attempt == 1 {
+		ab = &x.firstAttempt
+	} else {
+		ab = new(attemptBody)
+	}
+	*ab = attemptBody{host: host, connDone: connDone, admitted: admitted, cluster: c, retryToken: retryToken, cancel: cancel}
 
 	host.Begin()
 	x.rec.UpstreamHost = host.Address

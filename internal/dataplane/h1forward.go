@@ -83,8 +83,8 @@ var teTrailers = []string{"trailers"}
 // ctx is the request's context with the route timeout and the exchange.
 func (s *Server) forwardH1(w http.ResponseWriter, r *http.Request, ctx context.Context, x *exchange) {
 	out := r.WithContext(ctx)
-	u := *r.URL
-	out.URL = &u
+	x.outURL = *r.URL
+	out.URL = &x.outURL
 	out.Close = false
 	if r.ContentLength == 0 {
 		out.Body = nil

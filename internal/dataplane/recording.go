@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"sync/atomic"
+	"unsafe"
 )
 
 // recordingWriter remembers the status and counts body bytes for the
@@ -66,10 +67,20 @@ func (b *countingBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// ensureRequestID gives the request an X-Request-Id (a random UUIDv4) when
-// the client sent none, as Envoy does, so one id follows the request
-// through access logs and upstreams.
-func ensureRequestID(r *http.Request) {
+// requestIDValue is the storage of a generated X-Request-Id: the text and
+// the one-element header value pointing to it, so that generating an id
+// costs no allocation of its own.
+type requestIDValue struct {
+	text  [36]byte
+	value [1]string
+}
+
+// ensure gives the request an X-Request-Id (a random UUIDv4) when the
+// client sent none, as Envoy does, so one id follows the request through
+// access logs and upstreams. The header value refers to v, which must
+// not be reused while the request or anything it produced (the access
+// log record, a mirrored request) is alive.
+func (v *requestIDValue) ensure(r *http.Request) {
 	if r.Header.Get("X-Request-Id") != "" {
 		return
 	}
@@ -77,7 +88,7 @@ func ensureRequestID(r *http.Request) {
 	_, _ = rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
-	var s [36]byte
+	s := &v.text
 	hex.Encode(s[0:8], b[0:4])
 	s[8] = '-'
 	hex.Encode(s[9:13], b[4:6])
@@ -87,5 +98,8 @@ func ensureRequestID(r *http.Request) {
 	hex.Encode(s[19:23], b[8:10])
 	s[23] = '-'
 	hex.Encode(s[24:], b[10:])
-	r.Header.Set("X-Request-Id", string(s[:]))
+	// The text is never written again, so the string may share it.
+	v.value[0] = unsafe.String(&s[0], len(s))
+	// A full slice (len == cap): an append elsewhere copies.
+	r.Header["X-Request-Id"] = v.value[:1:1]
 }

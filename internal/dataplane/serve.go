@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync/atomic"
 
@@ -63,6 +64,18 @@ type exchange struct {
 	// span is the gateway's span of the request; the upstream request
 	// carries its context.
 	span tracing.Span
+	// rw wraps the server's response writer; it lives here so that one
+	// allocation per request serves both.
+	rw recordingWriter
+	// requestID holds the X-Request-Id the gateway generated, for the same
+	// reason: the header value points into it.
+	requestID requestIDValue
+	// xctx is the request context carrying the exchange (see
+	// exchangeCtx), outURL the outbound request's URL, firstAttempt what
+	// the first attempt holds: kept here for the same reason.
+	xctx         exchangeCtx
+	outURL       url.URL
+	firstAttempt attemptBody
 }
 
 type exchangeKey struct{}
@@ -95,12 +108,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, address string) {
 	}
 	x.grpc = isGRPC(r)
 	x.grpcWeb = grpcweb.Translated(r)
-	ensureRequestID(r)
+	x.requestID.ensure(r)
 	x.rec.RequestID = r.Header.Get("X-Request-Id")
 	x.span = s.opts.Tracer.Start(r)
 	x.rec.XForwardedFor = r.Header.Get("X-Forwarded-For")
 
-	rw := &recordingWriter{ResponseWriter: w}
+	rw := &x.rw
+	rw.ResponseWriter = w
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = &countingBody{ReadCloser: r.Body, n: &x.received}
 	}
@@ -204,7 +218,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, address string, x
 		x.body = newRequestBody(r.Body, s.opts.RetryBufferLimit)
 	}
 
-	var ctx context.Context = &exchangeCtx{Context: r.Context(), x: x}
+	x.xctx = exchangeCtx{Context: r.Context(), x: x}
+	var ctx context.Context = &x.xctx
 	if d := requestTimeout(rt, r, x.grpc); d > 0 {
 		// A deadline the client set itself expires at the client at the
 		// same moment; answering it as DEADLINE_EXCEEDED keeps the

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 )
 
 // Headers Envoy removes from external requests so that clients cannot
@@ -84,11 +85,17 @@ func Prepare(r *http.Request) *http.Request {
 // taking in.RemoteAddr as the peer.
 func Apply(in *http.Request, out http.Header) {
 	if DecisionFrom(in.Context()) == nil {
-		c := connOf(in)
-		d := Decide(c, in.Header, in.TLS)
-		for _, k := range []string{"Forwarded", "X-Forwarded-Host"} {
-			copyHeader(out, in.Header, k)
+		var local Conn
+		c := ConnFrom(in.Context())
+		if c == nil {
+			// Facts from RemoteAddr, on the stack: nothing keeps them.
+			ap := parseAddrPort(in.RemoteAddr)
+			local = Conn{Peer: ap, Socket: ap}
+			c = &local
 		}
+		d := Decide(c, in.Header, in.TLS)
+		copyHeader(out, in.Header, "Forwarded")
+		copyHeader(out, in.Header, "X-Forwarded-Host")
 		setHeaders(out, &d, c, in)
 		return
 	}
@@ -112,22 +119,46 @@ func Scheme(r *http.Request) string {
 	return "http"
 }
 
+// Header values the gateway sets on most requests, built once. Full
+// slices (len == cap): an append elsewhere copies, never shares.
+var (
+	protoHTTP    = []string{"http"}[:1:1]
+	protoHTTPS   = []string{"https"}[:1:1]
+	internalTrue = []string{"true"}[:1:1]
+)
+
 // setHeaders writes d into h: what Envoy sends upstream.
 func setHeaders(h http.Header, d *Decision, c *Conn, r *http.Request) {
+	// One allocation holds the values of X-Forwarded-For and
+	// x-envoy-external-address.
+	var vals *[2]string
 	if d.XFF != "" {
-		h.Set("X-Forwarded-For", d.XFF)
+		vals = new([2]string)
+		vals[0] = d.XFF
+		h["X-Forwarded-For"] = vals[0:1:1]
 	} else {
 		h.Del("X-Forwarded-For")
 	}
-	h.Set("X-Forwarded-Proto", d.Proto)
+	switch d.Proto {
+	case "http":
+		h["X-Forwarded-Proto"] = protoHTTP
+	case "https":
+		h["X-Forwarded-Proto"] = protoHTTPS
+	default:
+		h.Set("X-Forwarded-Proto", d.Proto)
+	}
 	switch {
 	case d.Internal:
-		h.Set("X-Envoy-Internal", "true")
+		h["X-Envoy-Internal"] = internalTrue
 	case d.Client.IsValid():
 		h.Del("X-Envoy-Internal")
 		// Envoy leaves an internal request's x-envoy-external-address
 		// alone and overwrites an external one's.
-		h.Set("X-Envoy-External-Address", d.Client.String())
+		if vals == nil {
+			vals = new([2]string)
+		}
+		vals[1] = clientText(d)
+		h["X-Envoy-External-Address"] = vals[1:2:2]
 	default:
 		h.Del("X-Envoy-Internal")
 	}
@@ -136,6 +167,16 @@ func setHeaders(h http.Header, d *Decision, c *Conn, r *http.Request) {
 		s = &Settings{}
 	}
 	clientCert(h, s, r.TLS, c.LocalURIs)
+}
+
+// clientText is d.Client as text. When the client is the peer, Decide
+// has already written it as the last entry of XFF, which is reused.
+func clientText(d *Decision) string {
+	if d.peer.IsValid() && d.Client == d.peer.Addr().Unmap() {
+		// Addresses hold no spaces; entries are joined with ", ".
+		return d.XFF[strings.LastIndexByte(d.XFF, ' ')+1:]
+	}
+	return d.Client.String()
 }
 
 // connOf returns the request's connection facts, or facts built from

@@ -123,7 +123,12 @@ func (c *Cluster) TrackConn(req *http.Request) (out *http.Request, done func()) 
 	if l.MaxRequestsPerConnection == 0 && l.MaxConnectionDuration == 0 {
 		return req, func() {}
 	}
-	maxReq := l.MaxRequestsPerConnection
+	// Apart, so that the common case above does not pay for the
+	// variables the tracking closures capture.
+	return trackConn(req, l.MaxRequestsPerConnection)
+}
+
+func trackConn(req *http.Request, maxReq uint32) (out *http.Request, done func()) {
 	var (
 		mu   sync.Mutex
 		used *countedConn

@@ -46,6 +46,16 @@ type Breaker struct {
 	// applies, with the pending ones queued behind them.
 	slots slotPool
 	conns connLimiter
+	// endRequest gives back a place under MaxRequests; built once so that
+	// Admit hands it out without allocating.
+	endRequest func()
+}
+
+// newBreaker returns a cluster's zeroed counters.
+func newBreaker() *Breaker {
+	b := &Breaker{}
+	b.endRequest = func() { b.requests.Add(-1) }
+	return b
 }
 
 // BreakerStatus is a snapshot of a cluster's circuit-breaker counters.
@@ -85,6 +95,9 @@ func (c *Cluster) Admit(ctx context.Context, http1 bool) (release func(), err er
 		b.requests.Add(1)
 	}
 	if !http1 || l.MaxConnections == 0 {
+		if b.endRequest != nil {
+			return b.endRequest, nil
+		}
 		return func() { b.requests.Add(-1) }, nil
 	}
 	max := int(l.MaxConnections)

@@ -146,7 +146,7 @@ func (r *Registry) host(cluster, address string, weight uint32) *lb.Host {
 func (r *Registry) state(name string) *clusterState {
 	st := r.clusters[name]
 	if st == nil {
-		st = &clusterState{breaker: &Breaker{}}
+		st = &clusterState{breaker: newBreaker()}
 		r.clusters[name] = st
 	}
 	return st

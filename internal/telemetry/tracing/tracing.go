@@ -16,6 +16,7 @@ package tracing
 import (
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -159,14 +160,18 @@ func (t *Tracer) Start(r *http.Request) Span {
 	if t == nil {
 		return Span{}
 	}
-	carrier := headerCarrier(r.Header)
-	ctx := t.extract.Extract(context.Background(), carrier)
-	if !trace.SpanContextFromContext(ctx).IsValid() {
-		if d, ok := samplingOnly(r.Header); ok {
-			ctx = context.WithValue(ctx, decisionKey{}, d)
+	ctx := context.Background()
+	// Without any header the propagators read there is nothing to
+	// extract: the common edge request skips their allocations.
+	if hasTraceHeaders(r.Header) {
+		ctx = t.extract.Extract(ctx, headerCarrier(r.Header))
+		if !trace.SpanContextFromContext(ctx).IsValid() {
+			if d, ok := samplingOnly(r.Header); ok {
+				ctx = context.WithValue(ctx, decisionKey{}, d)
+			}
 		}
 	}
-	single := r.Header.Get("b3") != ""
+	single := r.Header.Get("B3") != ""
 	if !t.export {
 		return Span{t: t, sc: t.child(ctx), singleB3: single}
 	}
@@ -213,7 +218,12 @@ func (s Span) Inject(h http.Header) {
 	for _, k := range []string{"Traceparent", "X-B3-Traceid", "X-B3-Spanid", "X-B3-Parentspanid", "X-B3-Sampled", "X-B3-Flags", "B3"} {
 		delete(h, k)
 	}
-	ctx := trace.ContextWithSpanContext(context.Background(), s.context())
+	sc := s.context()
+	if !s.singleB3 && sc.IsValid() && sc.TraceState().Len() == 0 {
+		injectMulti(h, sc)
+		return
+	}
+	ctx := trace.ContextWithSpanContext(context.Background(), sc)
 	p := s.t.multi
 	if s.singleB3 {
 		p = s.t.single
@@ -305,10 +315,25 @@ func (s sampler) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingRe
 
 func (s sampler) Description() string { return "meshgate parent-or-ratio" }
 
+// extractedHeaders are the headers the extracting propagators (W3C
+// trace context and B3) read, canonical. Tracestate is read only with
+// a traceparent.
+var extractedHeaders = []string{"Traceparent", "B3", "X-B3-Traceid", "X-B3-Spanid", "X-B3-Parentspanid", "X-B3-Sampled", "X-B3-Flags"}
+
+// hasTraceHeaders reports whether h carries any of extractedHeaders.
+func hasTraceHeaders(h http.Header) bool {
+	for _, k := range extractedHeaders {
+		if _, ok := h[k]; ok {
+			return true
+		}
+	}
+	return false
+}
+
 // samplingOnly reads a B3 sampling decision sent without trace ids: a
 // single header "b3: 0", "1" or "d", or X-B3-Sampled / X-B3-Flags alone.
 func samplingOnly(h http.Header) (sampled, ok bool) {
-	switch h.Get("b3") {
+	switch h.Get("B3") {
 	case "0":
 		return false, true
 	case "1", "d":
@@ -324,4 +349,35 @@ func samplingOnly(h http.Header) (sampled, ok bool) {
 		return false, true
 	}
 	return false, false
+}
+
+// injectMulti writes what the multi propagator writes for sc, a valid
+// span context without trace state: traceparent and the B3
+// multi-headers X-B3-TraceId, X-B3-SpanId and X-B3-Sampled. The ids are
+// hex-encoded once into the traceparent value, the B3 ids are its
+// substrings, and the four header values share one array: two
+// allocations instead of one per value and per intermediate string.
+func injectMulti(h http.Header, sc trace.SpanContext) {
+	// W3C keeps only the spec-defined flags: sampled and random.
+	flags := [1]byte{byte(sc.TraceFlags() & (trace.FlagsSampled | trace.FlagsRandom))}
+	tid, sid := sc.TraceID(), sc.SpanID()
+	// "00-" trace id (32) "-" span id (16) "-" flags (2)
+	var buf [55]byte
+	copy(buf[:], "00-")
+	hex.Encode(buf[3:35], tid[:])
+	buf[35] = '-'
+	hex.Encode(buf[36:52], sid[:])
+	buf[52] = '-'
+	hex.Encode(buf[53:], flags[:])
+	tp := string(buf[:])
+	sampled := "0"
+	if sc.IsSampled() {
+		sampled = "1"
+	}
+	// Full slices (len == cap): an append elsewhere copies.
+	vals := &[4]string{tp, tp[3:35], tp[36:52], sampled}
+	h["Traceparent"] = vals[0:1:1]
+	h["X-B3-Traceid"] = vals[1:2:2]
+	h["X-B3-Spanid"] = vals[2:3:3]
+	h["X-B3-Sampled"] = vals[3:4:4]
 }

@@ -196,6 +196,7 @@ func (cl *Client) exchange(ctx context.Context, c *conn, req *http.Request, trac
 		closeAfter = true
 	}
 
+	var rr *response
 	for interim := 0; ; interim++ {
 		if interim > maxInterim {
 			closeBody(req)
@@ -209,11 +210,12 @@ func (cl *Client) exchange(ctx context.Context, c *conn, req *http.Request, trac
 			return fail(err)
 		}
 		early = false
-		resp, err = readResponse(c.br, req, cl.opts.MaxResponseHeaderBytes, &c.scratch)
+		rr, err = readResponse(c.br, req, cl.opts.MaxResponseHeaderBytes, &c.scratch)
 		if err != nil {
 			closeBody(req)
 			return fail(err)
 		}
+		resp = &rr.Response
 		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
 			break
 		}
@@ -270,7 +272,8 @@ func (cl *Client) exchange(ctx context.Context, c *conn, req *http.Request, trac
 		closeAfter = true
 	}
 	resp.Close = closeAfter
-	b := &body{cl: cl, c: c, stop: stop, keep: !closeAfter, mode: mode, remaining: n, resp: resp}
+	b := &rr.body
+	*b = body{cl: cl, c: c, stop: stop, keep: !closeAfter, mode: mode, remaining: n, resp: resp}
 	if mode == noBody {
 		// HEAD, 204, 304 or an empty body: the connection is free now.
 		resp.Body = http.NoBody

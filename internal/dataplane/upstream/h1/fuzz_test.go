@@ -32,11 +32,12 @@ func FuzzResponse(f *testing.F) {
 		req, _ := http.NewRequest("GET", "http://example.com/", nil)
 		br := bufio.NewReaderSize(bytes.NewReader(data), 4096)
 		var scratch []byte
-		resp, err := readResponse(br, req, 1<<20, &scratch)
+		rr, err := readResponse(br, req, 1<<20, &scratch)
 		ref, refErr := http.ReadResponse(bufio.NewReader(bytes.NewReader(data)), req)
 		if err != nil {
 			return
 		}
+		resp := &rr.Response
 		if resp.StatusCode < 100 || resp.StatusCode > 999 {
 			t.Fatalf("status %d out of range", resp.StatusCode)
 		}

@@ -51,9 +51,17 @@ func unexpectedEOF(err error) error {
 	return err
 }
 
+// response is a response with the storage its reading needs: the body
+// and the header values of a short head live in the same allocation.
+type response struct {
+	http.Response
+	body body
+	vals [8]string
+}
+
 // readResponse reads one response head from br and returns the response,
 // Body unset.
-func readResponse(br *bufio.Reader, req *http.Request, limit int, scratch *[]byte) (*http.Response, error) {
+func readResponse(br *bufio.Reader, req *http.Request, limit int, scratch *[]byte) (*response, error) {
 	head, err := readHead(br, limit, scratch)
 	if err != nil {
 		return nil, err
@@ -62,9 +70,11 @@ func readResponse(br *bufio.Reader, req *http.Request, limit int, scratch *[]byt
 }
 
 // parseHead parses a response head as readHead returns it.
-func parseHead(head string, req *http.Request) (*http.Response, error) {
+func parseHead(head string, req *http.Request) (*response, error) {
 	line, rest := nextLine(head)
-	resp := &http.Response{Request: req}
+	r := &response{}
+	resp := &r.Response
+	resp.Request = req
 	// "HTTP/1.1 200 OK"
 	if len(line) < 12 || line[8] != ' ' {
 		return nil, fmt.Errorf("h1: malformed status line %q", line)
@@ -92,7 +102,10 @@ func parseHead(head string, req *http.Request) (*http.Response, error) {
 	// allocated once at their final size.
 	n := strings.Count(rest, "\n")
 	h := make(http.Header, n)
-	vals := make([]string, 0, n)
+	vals := r.vals[:0]
+	if n > len(r.vals) {
+		vals = make([]string, 0, n)
+	}
 	for {
 		line, rest = nextLine(rest)
 		if line == "" {
@@ -124,7 +137,7 @@ func parseHead(head string, req *http.Request) (*http.Response, error) {
 		}
 	}
 	resp.Header = h
-	return resp, nil
+	return r, nil
 }
 
 // nextLine splits the first line (without its CRLF or LF) off s.
