@@ -1,44 +1,28 @@
 package resource
 
 import (
-	"bufio"
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/meshgate/meshgate/internal/diag"
-	"go.yaml.in/yaml/v3"
+	"github.com/meshgate/meshgate/internal/testcorpus"
 )
-
-// corpusDir is the shared corpus of Istio configuration written by others
-// (Istio samples, tests, docs), relative to this package directory.
-var corpusDir = filepath.Join("..", "..", "..", "shared", "corpus", "istio")
-
-func requireCorpus(t *testing.T) {
-	t.Helper()
-	if _, err := os.Stat(corpusDir); err != nil {
-		t.Skipf("Istio corpus absent at %s (%v); skipping corpus tests", corpusDir, err)
-	}
-}
 
 // TestCorpusValid loads every file of the corpus that Istio accepts: all
 // of it outside invalid/, plus invalid/analysis/ whose problems are
 // semantic (schema-valid objects that analyzers flag). Each file is loaded
 // on its own because files deliberately redefine the same objects.
 func TestCorpusValid(t *testing.T) {
-	requireCorpus(t)
+	testcorpus.Require(t)
 	var files []string
-	err := filepath.WalkDir(corpusDir, func(path string, e fs.DirEntry, err error) error {
+	err := filepath.WalkDir(testcorpus.Dir, func(path string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(corpusDir, path)
+		rel, _ := filepath.Rel(testcorpus.Dir, path)
 		if e.IsDir() && rel == filepath.Join("invalid", "crd-testdata") {
 			return filepath.SkipDir // covered by TestCorpusInvalid
 		}
@@ -89,10 +73,10 @@ func count(b *Bundle, into map[string]int) {
 // validation's job rather than decoding's. A listed case that decoding
 // does reject fails the test, so the list cannot go stale.
 func TestCorpusInvalid(t *testing.T) {
-	requireCorpus(t)
-	skips := readSkipList(t, filepath.Join("testdata", "corpus-skip.txt"))
+	testcorpus.Require(t)
+	skips := testcorpus.ReadCaseList(t, filepath.Join("testdata", "corpus-skip.txt"))
 	used := map[string]bool{}
-	dir := filepath.Join(corpusDir, "invalid", "crd-testdata")
+	dir := filepath.Join(testcorpus.Dir, "invalid", "crd-testdata")
 	invalid, _ := filepath.Glob(filepath.Join(dir, "*-invalid.yaml"))
 	valid, _ := filepath.Glob(filepath.Join(dir, "*-valid.yaml"))
 	if len(invalid) == 0 || len(valid) == 0 {
@@ -100,25 +84,25 @@ func TestCorpusInvalid(t *testing.T) {
 	}
 	var rejected, skipped, matched int
 	for _, f := range invalid {
-		for i, doc := range annotatedDocuments(t, f) {
+		for i, doc := range testcorpus.Documents(t, f) {
 			id := fmt.Sprintf("%s#%d", filepath.Base(f), i+1)
 			var b Bundle
-			diags := DecodeFile(id, doc.data, &b)
+			diags := DecodeFile(id, doc.Data, &b)
 			reason, skip := skips[id]
 			used[id] = skip
 			switch {
 			case skip && diags.HasErrors():
-				t.Errorf("%s (%s) is rejected now; remove it from corpus-skip.txt (was: %s)", id, doc.err, reason)
+				t.Errorf("%s (%s) is rejected now; remove it from corpus-skip.txt (was: %s)", id, doc.Err, reason)
 			case skip:
 				skipped++
 			case !diags.HasErrors():
-				t.Errorf("%s: want rejection (%s), decoded without error", id, doc.err)
+				t.Errorf("%s: want rejection (%s), decoded without error", id, doc.Err)
 			default:
 				rejected++
-				if strings.Contains(strings.ToLower(diags.Error()), strings.ToLower(doc.err)) {
+				if strings.Contains(strings.ToLower(diags.Error()), strings.ToLower(doc.Err)) {
 					matched++
 				}
-				t.Logf("%s: want %q, got: %s", id, doc.err, diags.Error())
+				t.Logf("%s: want %q, got: %s", id, doc.Err, diags.Error())
 			}
 		}
 	}
@@ -129,9 +113,9 @@ func TestCorpusInvalid(t *testing.T) {
 	}
 	var accepted int
 	for _, f := range valid {
-		for i, doc := range annotatedDocuments(t, f) {
+		for i, doc := range testcorpus.Documents(t, f) {
 			var b Bundle
-			if diags := DecodeFile(fmt.Sprintf("%s#%d", filepath.Base(f), i+1), doc.data, &b); len(diags) > 0 {
+			if diags := DecodeFile(fmt.Sprintf("%s#%d", filepath.Base(f), i+1), doc.Data, &b); len(diags) > 0 {
 				t.Errorf("valid case rejected: %s", diags.Error())
 				continue
 			}
@@ -140,76 +124,4 @@ func TestCorpusInvalid(t *testing.T) {
 	}
 	t.Logf("crd-testdata: %d invalid rejected (%d with Istio's message), %d skipped as semantic, %d valid accepted",
 		rejected, matched, skipped, accepted)
-}
-
-type annotatedDoc struct {
-	data []byte
-	err  string
-}
-
-// annotatedDocuments splits a crd-testdata file into documents and strips
-// the harness keys (_err, _source) from each.
-func annotatedDocuments(t *testing.T, path string) []annotatedDoc {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []annotatedDoc
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	for {
-		var doc yaml.Node
-		if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
-			return out
-		} else if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
-			continue
-		}
-		root := doc.Content[0]
-		var a annotatedDoc
-		var kept []*yaml.Node
-		for i := 0; i+1 < len(root.Content); i += 2 {
-			switch root.Content[i].Value {
-			case "_err":
-				a.err = root.Content[i+1].Value
-			case "_source":
-			default:
-				kept = append(kept, root.Content[i], root.Content[i+1])
-			}
-		}
-		root.Content = kept
-		if a.data, err = yaml.Marshal(root); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, a)
-	}
-}
-
-// readSkipList reads "case-id reason..." lines; # starts a comment.
-func readSkipList(t *testing.T, path string) map[string]string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	out := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		id, reason, _ := strings.Cut(line, " ")
-		if strings.TrimSpace(reason) == "" {
-			t.Errorf("%s: %s has no reason", path, id)
-		}
-		out[id] = strings.TrimSpace(reason)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }

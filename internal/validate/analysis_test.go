@@ -9,6 +9,7 @@ import (
 
 	"github.com/meshgate/meshgate/internal/diag"
 	"github.com/meshgate/meshgate/internal/resource"
+	"github.com/meshgate/meshgate/internal/testcorpus"
 	"github.com/meshgate/meshgate/internal/translate"
 	"go.yaml.in/yaml/v3"
 )
@@ -61,8 +62,8 @@ type expectedCase struct {
 // testdata/analysis-skip.txt lists the analyzers meshgate does not
 // implement, with the reason.
 func TestCorpusAnalysis(t *testing.T) {
-	requireCorpus(t)
-	dir := filepath.Join(corpusDir, "invalid", "analysis")
+	testcorpus.Require(t)
+	dir := filepath.Join(testcorpus.Dir, "invalid", "analysis")
 	data, err := os.ReadFile(filepath.Join(dir, "EXPECTED.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +74,7 @@ func TestCorpusAnalysis(t *testing.T) {
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		t.Fatal(err)
 	}
-	skips := readCaseList(t, filepath.Join("testdata", "analysis-skip.txt"))
+	skips := testcorpus.ReadCaseList(t, filepath.Join("testdata", "analysis-skip.txt"))
 	reverse := map[string][]string{}
 	for istio, codes := range istioCodes {
 		for _, c := range codes {
