@@ -5,8 +5,10 @@ package echo
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"sort"
@@ -211,4 +213,31 @@ func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	return s.http.Shutdown(ctx)
+}
+
+// ServeTCP answers the connections ln accepts as a TCP echo backend named
+// name, until ln is closed: it echoes what it reads until the client
+// half-closes, then writes "|name" (and "|sni=<server name>" on a TLS
+// connection), half-closes and drains. A client that half-closes gets its
+// bytes back followed by the name, which proves half-close both ways.
+func ServeTCP(ln net.Listener, name string) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			_, _ = io.Copy(c, c)
+			suffix := "|" + name
+			if tc, ok := c.(*tls.Conn); ok {
+				suffix += "|sni=" + tc.ConnectionState().ServerName
+			}
+			_, _ = io.WriteString(c, suffix)
+			if hc, ok := c.(interface{ CloseWrite() error }); ok {
+				_ = hc.CloseWrite()
+			}
+			_, _ = io.Copy(io.Discard, c)
+		}()
+	}
 }

@@ -28,8 +28,8 @@ func startTLSEcho(t *testing.T, name string, leaf *testpki.Leaf) string {
 	return ln.Addr().String()
 }
 
-// startTCPEcho starts a TCP backend that echoes until EOF, then writes
-// "|name" and half-closes.
+// startTCPEcho starts a TCP echo backend (echo.ServeTCP): it echoes until
+// EOF, then writes "|name" and half-closes.
 func startTCPEcho(t *testing.T, name string) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -37,20 +37,7 @@ func startTCPEcho(t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_, _ = io.Copy(c, c)
-				_, _ = io.WriteString(c, "|"+name)
-				_ = c.(*net.TCPConn).CloseWrite()
-			}()
-		}
-	}()
+	go echo.ServeTCP(ln, name)
 	return ln.Addr().String()
 }
 
@@ -287,7 +274,8 @@ spec:
 	}
 }
 
-// startTLSTCPEcho is startTCPEcho behind TLS with leaf's certificate.
+// startTLSTCPEcho is startTCPEcho behind TLS with leaf's certificate; it
+// also writes "|sni=<server name>".
 func startTLSTCPEcho(t *testing.T, name string, leaf *testpki.Leaf) string {
 	t.Helper()
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{leaf.TLS}})
@@ -295,21 +283,7 @@ func startTLSTCPEcho(t *testing.T, name string, leaf *testpki.Leaf) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				tc := c.(*tls.Conn)
-				_, _ = io.Copy(tc, tc)
-				_, _ = io.WriteString(tc, "|"+name+"|sni="+tc.ConnectionState().ServerName)
-				_ = tc.CloseWrite()
-			}()
-		}
-	}()
+	go echo.ServeTCP(ln, name)
 	return ln.Addr().String()
 }
 

@@ -13,13 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshgate/meshgate/internal/echo"
 	"github.com/meshgate/meshgate/internal/snapshot"
 	"github.com/meshgate/meshgate/internal/telemetry/accesslog"
 )
 
-// echoBackend accepts connections, echoes what it reads until EOF, then
-// writes its name and half-closes: a client that half-closes gets its
-// bytes back followed by the name, which proves half-close both ways.
+// echoBackend starts a TCP echo backend (echo.ServeTCP): it echoes until
+// EOF, then writes "|name" and half-closes.
 func echoBackend(t *testing.T, name string) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -27,21 +27,7 @@ func echoBackend(t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_, _ = io.Copy(c, c)
-				_, _ = io.WriteString(c, "|"+name)
-				_ = c.(*net.TCPConn).CloseWrite()
-				_, _ = io.Copy(io.Discard, c)
-			}()
-		}
-	}()
+	go echo.ServeTCP(ln, name)
 	return ln.Addr().String()
 }
 
