@@ -69,7 +69,12 @@ func serveCmd(ctx context.Context, args []string) int {
 		fmt.Fprintln(os.Stderr, "meshgate serve:", err)
 		return 2
 	}
-	accessDest, accessOpts, err := telemetry.accessLogSettings(fs, tf.mesh)
+	mc, err := tf.meshConfig()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "meshgate serve:", err)
+		return 2
+	}
+	accessDest, accessOpts, err := telemetry.accessLogSettings(fs, mc)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "meshgate serve:", err)
 		return 2

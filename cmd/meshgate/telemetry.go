@@ -8,7 +8,6 @@ import (
 
 	meshv1alpha1 "istio.io/api/mesh/v1alpha1"
 
-	"github.com/meshgate/meshgate/internal/meshconfig"
 	"github.com/meshgate/meshgate/internal/telemetry/accesslog"
 	"github.com/meshgate/meshgate/internal/telemetry/tracing"
 )
@@ -51,17 +50,13 @@ func (f *telemetryFlags) tracingSettings(pc *meshv1alpha1.ProxyConfig) (tracing.
 	return opts, nil
 }
 
-// accessLogSettings resolves the destination and options; meshFile is
-// the --mesh path or "".
-func (f *telemetryFlags) accessLogSettings(fs *flag.FlagSet, meshFile string) (dest string, opts accesslog.Options, err error) {
+// accessLogSettings resolves the destination and options; mc is the
+// --mesh MeshConfig, nil without one.
+func (f *telemetryFlags) accessLogSettings(fs *flag.FlagSet, mc *meshv1alpha1.MeshConfig) (dest string, opts accesslog.Options, err error) {
 	set := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	dest, format := f.accessLog, f.accessLogFormat
-	if meshFile != "" {
-		mc, err := meshconfig.LoadMesh(meshFile)
-		if err != nil {
-			return "", opts, fmt.Errorf("--mesh: %w", err)
-		}
+	if mc != nil {
 		if file := mc.GetAccessLogFile(); file != "" && !set["access-log"] {
 			dest = file
 		}

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	meshv1alpha1 "istio.io/api/mesh/v1alpha1"
+
+	"github.com/meshgate/meshgate/internal/meshconfig"
 	"github.com/meshgate/meshgate/internal/telemetry/accesslog"
 )
 
@@ -42,7 +45,14 @@ func TestAccessLogSettings(t *testing.T) {
 			if err := fs.Parse(tc.args); err != nil {
 				t.Fatal(err)
 			}
-			dest, opts, err := f.accessLogSettings(fs, tc.mesh)
+			var mc *meshv1alpha1.MeshConfig
+			if tc.mesh != "" {
+				var err error
+				if mc, err = meshconfig.LoadMesh(tc.mesh); err != nil {
+					t.Fatal(err)
+				}
+			}
+			dest, opts, err := f.accessLogSettings(fs, mc)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error %v, want %q", err, tc.wantErr)

@@ -24,7 +24,12 @@ type topologyFlags struct {
 	// podProxyConfig is the gateway Pod's proxy.istio.io/config
 	// annotation, which applies when --proxy-config is not given.
 	podProxyConfig string
-	// effective caches gatewayProxyConfig.
+	// meshRead caches meshConfig, effective gatewayProxyConfig.
+	meshRead struct {
+		done bool
+		mc   *meshv1alpha1.MeshConfig
+		err  error
+	}
 	effective struct {
 		done bool
 		pc   *meshv1alpha1.ProxyConfig
@@ -132,22 +137,39 @@ func (f *topologyFlags) topology(fs *flag.FlagSet) (app.Topology, error) {
 	return t, nil
 }
 
-// meshIdentity completes the gateway's identity from --mesh.
-func (f *topologyFlags) meshIdentity(id *translate.Identity) error {
-	return meshIdentity(f.mesh, id)
+// meshConfig is the --mesh file's MeshConfig, nil without one. It is
+// read once.
+func (f *topologyFlags) meshConfig() (*meshv1alpha1.MeshConfig, error) {
+	if !f.meshRead.done {
+		f.meshRead.done = true
+		if f.mesh != "" {
+			mc, err := meshconfig.LoadMesh(f.mesh)
+			if err != nil {
+				err = fmt.Errorf("--mesh: %w", err)
+			}
+			f.meshRead.mc, f.meshRead.err = mc, err
+		}
+	}
+	return f.meshRead.mc, f.meshRead.err
 }
 
-// meshIdentity completes an identity from a MeshConfig file: the trust
+// meshIdentity completes the gateway's identity from --mesh.
+func (f *topologyFlags) meshIdentity(id *translate.Identity) error {
+	mc, err := f.meshConfig()
+	if err != nil {
+		return err
+	}
+	applyMeshIdentity(mc, id)
+	return nil
+}
+
+// applyMeshIdentity completes an identity from a MeshConfig: the trust
 // domain, unless one is set already, and the exportTo defaults
 // (defaultVirtualServiceExportTo, defaultDestinationRuleExportTo,
-// defaultServiceExportTo). Without a file every exportTo default is "*".
-func meshIdentity(path string, id *translate.Identity) error {
-	if path == "" {
-		return nil
-	}
-	mc, err := meshconfig.LoadMesh(path)
-	if err != nil {
-		return fmt.Errorf("--mesh: %w", err)
+// defaultServiceExportTo). Without one every exportTo default is "*".
+func applyMeshIdentity(mc *meshv1alpha1.MeshConfig, id *translate.Identity) {
+	if mc == nil {
+		return
 	}
 	if id.TrustDomain == "" {
 		id.TrustDomain = mc.GetTrustDomain()
@@ -157,7 +179,6 @@ func meshIdentity(path string, id *translate.Identity) error {
 		DestinationRule: mc.GetDefaultDestinationRuleExportTo(),
 		Service:         mc.GetDefaultServiceExportTo(),
 	}
-	return nil
 }
 
 // gatewayProxyConfig is the gateway's effective ProxyConfig: the --mesh
@@ -173,14 +194,11 @@ func (f *topologyFlags) gatewayProxyConfig() (*meshv1alpha1.ProxyConfig, error) 
 }
 
 func (f *topologyFlags) readProxyConfig() (*meshv1alpha1.ProxyConfig, error) {
-	var pc *meshv1alpha1.ProxyConfig
-	if f.mesh != "" {
-		mc, err := meshconfig.LoadMesh(f.mesh)
-		if err != nil {
-			return nil, fmt.Errorf("--mesh: %w", err)
-		}
-		pc = mc.GetDefaultConfig()
+	mc, err := f.meshConfig()
+	if err != nil {
+		return nil, err
 	}
+	pc := mc.GetDefaultConfig()
 	switch {
 	case f.proxyConfig != "":
 		data, err := os.ReadFile(f.proxyConfig)

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/meshgate/meshgate/internal/diag"
+	"github.com/meshgate/meshgate/internal/meshconfig"
 	"github.com/meshgate/meshgate/internal/resource"
 	"github.com/meshgate/meshgate/internal/translate"
 	"github.com/meshgate/meshgate/internal/validate"
@@ -37,9 +38,13 @@ func validateCmd(args []string) int {
 		fmt.Fprintln(os.Stderr, "meshgate validate:", err)
 		return 2
 	}
-	if err = meshIdentity(*mesh, &identity); err != nil {
-		fmt.Fprintln(os.Stderr, "meshgate validate:", err)
-		return 2
+	if *mesh != "" {
+		mc, err := meshconfig.LoadMesh(*mesh)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "meshgate validate: --mesh:", err)
+			return 2
+		}
+		applyMeshIdentity(mc, &identity)
 	}
 	diags := validatePaths(fs.Args(), identity)
 	if *quiet {
