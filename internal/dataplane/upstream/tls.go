@@ -206,16 +206,17 @@ const maxSNIPools = 256
 type sniKey struct{}
 
 func (t *tlsTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	out := *req
+	tr, ctx := t.one, req.Context()
+	if t.auto {
+		sni := requestSNI(req)
+		tr, ctx = t.forHost(sni), context.WithValue(ctx, sniKey{}, sni)
+	}
+	// A copy, with its own URL: the caller's request keeps "http".
+	out := req.WithContext(ctx)
 	u := *req.URL
 	u.Scheme = "https"
 	out.URL = &u
-	if !t.auto {
-		return t.one.RoundTrip(&out)
-	}
-	sni := requestSNI(req)
-	out = *out.WithContext(context.WithValue(req.Context(), sniKey{}, sni))
-	return t.forHost(sni).RoundTrip(&out)
+	return tr.RoundTrip(out)
 }
 
 func (t *tlsTransport) forHost(sni string) *http.Transport {
