@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/meshgate/meshgate/internal/echo"
+	"github.com/meshgate/meshgate/internal/testport"
 	"github.com/meshgate/meshgate/internal/translate"
 )
 
@@ -144,15 +145,7 @@ func startFixtureWith(t *testing.T, w1, w2 int, edit func(*Options)) *fixture {
 	return f
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+func freePort(t *testing.T) int { return testport.Free(t) }
 
 // writeFile replaces path atomically, as editors and ConfigMap updates do.
 func writeFile(t *testing.T, path, content string) {

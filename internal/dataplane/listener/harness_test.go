@@ -21,6 +21,7 @@ import (
 	"github.com/meshgate/meshgate/internal/resource"
 	"github.com/meshgate/meshgate/internal/snapshot"
 	"github.com/meshgate/meshgate/internal/testpki"
+	"github.com/meshgate/meshgate/internal/testport"
 	"github.com/meshgate/meshgate/internal/translate"
 )
 
@@ -92,15 +93,7 @@ func (h *harness) apply(yaml string) (*snapshot.Snapshot, diag.List) {
 }
 
 // freePort returns a port nothing listens on right now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+func freePort(t *testing.T) int { return testport.Free(t) }
 
 // gatewayService maps Gateway server ports to free local ports, the way a
 // Kubernetes Service maps them to the gateway pod's target ports. It

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"regexp"
@@ -20,6 +19,7 @@ import (
 	"github.com/meshgate/meshgate/internal/echo"
 	"github.com/meshgate/meshgate/internal/source/kube"
 	"github.com/meshgate/meshgate/internal/source/kube/kubetest"
+	"github.com/meshgate/meshgate/internal/testport"
 	"github.com/meshgate/meshgate/internal/translate"
 	networkingv1 "istio.io/api/networking/v1"
 	clientnetworking "istio.io/client-go/pkg/apis/networking/v1"
@@ -390,15 +390,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 }
 
 // freePort returns a port nothing listens on, for a Gateway server.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+func freePort(t *testing.T) int { return testport.Free(t) }
 
 func ptr[T any](v T) *T { return &v }
 
